@@ -1,0 +1,23 @@
+//! lede: a streaming NLP worker for news.
+//!
+//! Raw articles (scraped text or whole HTML pages) arrive on a NATS subject; each goes through
+//! the synchronous stages of a [`pipeline::Pipeline`] — clean, segment, entities — and comes out
+//! as an [`record::EnrichedArticle`] on the output subject. Rejects go to a dead-letter subject
+//! with their reason.
+//!
+//! ```text
+//! NATS articles.raw ──► transport (JetStream pull consumer, ack after output stored)
+//!                         │  decode RawArticle (bad → DLQ + Term)
+//!                         ▼
+//!                  Pipeline (sync stages, run off the executor, span per stage)
+//!                  clean ──► segment ──► entities
+//!                         │  encode EnrichedArticle
+//!                         ▼
+//!       articles.enriched (Nats-Msg-Id = article id)   articles.dlq (with Lede-Error)
+//! ```
+//!
+//! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`config`] (flags and env),
+//! [`transport`] (NATS), [`process`] (the embedded mode without a broker), [`telemetry`].
+
+pub mod pipeline;
+pub mod record;

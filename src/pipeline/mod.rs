@@ -1,0 +1,496 @@
+//! The NLP pipeline: the [`Stage`] trait, the working [`Document`] and the ordered [`Pipeline`].
+//!
+//! Stages are synchronous and pure: each one reads and enriches a `&mut Document` and does no
+//! I/O, so it can be unit-tested and benchmarked without a runtime. Only the transport decides
+//! where CPU work runs. Inside a [`Document`] every span is a **byte** range into
+//! [`Document::text`]; the record encoder ([`crate::record`]) converts them to the code-point
+//! offsets of the output contract in one place.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub mod delay;
+
+use crate::record::{EnrichedArticle, Parts, RawArticle};
+
+/// A half-open byte range `[start, end)` into [`Document::text`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    /// First byte of the span.
+    pub start: usize,
+    /// One past the last byte of the span.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end` (bytes).
+    pub const fn new(start: usize, end: usize) -> Self {
+        Self { start, end }
+    }
+
+    /// Length in bytes.
+    pub const fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// True when the span covers no bytes.
+    pub const fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+/// A sentence: its span and the index of the paragraph that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sentence {
+    /// Bytes of the sentence (no leading or trailing whitespace).
+    pub span: Span,
+    /// Index into [`Document::paragraphs`].
+    pub paragraph: usize,
+}
+
+/// One token, as spaCy's tokenizer reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Bytes of the token text.
+    pub span: Span,
+    /// True when a single U+0020 space that belongs to no token follows (spaCy's `whitespace_`).
+    pub ws: bool,
+    /// The NORM a tokenizer special case gave this token (`"n't"` → `"not"`), if any.
+    pub norm: Option<Arc<str>>,
+}
+
+/// The 18 OntoNotes entity labels of spaCy's English models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)] // The names are the documentation: they are OntoNotes' labels verbatim.
+pub enum Label {
+    Person,
+    Norp,
+    Fac,
+    Org,
+    Gpe,
+    Loc,
+    Product,
+    Event,
+    WorkOfArt,
+    Law,
+    Language,
+    Date,
+    Time,
+    Percent,
+    Money,
+    Quantity,
+    Ordinal,
+    Cardinal,
+}
+
+impl Label {
+    /// All labels, in the order of the OntoNotes guidelines.
+    pub const ALL: [Label; 18] = [
+        Label::Person,
+        Label::Norp,
+        Label::Fac,
+        Label::Org,
+        Label::Gpe,
+        Label::Loc,
+        Label::Product,
+        Label::Event,
+        Label::WorkOfArt,
+        Label::Law,
+        Label::Language,
+        Label::Date,
+        Label::Time,
+        Label::Percent,
+        Label::Money,
+        Label::Quantity,
+        Label::Ordinal,
+        Label::Cardinal,
+    ];
+
+    /// The label as spaCy spells it (`"WORK_OF_ART"`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Label::Person => "PERSON",
+            Label::Norp => "NORP",
+            Label::Fac => "FAC",
+            Label::Org => "ORG",
+            Label::Gpe => "GPE",
+            Label::Loc => "LOC",
+            Label::Product => "PRODUCT",
+            Label::Event => "EVENT",
+            Label::WorkOfArt => "WORK_OF_ART",
+            Label::Law => "LAW",
+            Label::Language => "LANGUAGE",
+            Label::Date => "DATE",
+            Label::Time => "TIME",
+            Label::Percent => "PERCENT",
+            Label::Money => "MONEY",
+            Label::Quantity => "QUANTITY",
+            Label::Ordinal => "ORDINAL",
+            Label::Cardinal => "CARDINAL",
+        }
+    }
+
+    /// Parses spaCy's spelling of a label.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Label {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A named entity found in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    /// Bytes of the entity text.
+    pub span: Span,
+    /// The label (after the rule layer, when it ran).
+    pub label: Label,
+    /// The model's own label, kept when the rule layer changed it.
+    pub model_label: Option<Label>,
+    /// Index into [`Document::sentences`] of the sentence that holds the entity's start.
+    pub sentence: Option<usize>,
+    /// Index into [`Document::clusters`].
+    pub cluster: Option<usize>,
+    /// A title or office attached to a person ("Brigadier General").
+    pub title: Option<String>,
+}
+
+/// Mentions of one thing within an article ("Amir Hatami", "Hatami").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    /// Label shared by the mentions.
+    pub label: Label,
+    /// The canonical (longest, first) name.
+    pub name: String,
+    /// Indices into [`Document::entities`], in text order.
+    pub mentions: Vec<usize>,
+}
+
+/// Something the clean stage took out of the text, reported rather than silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// What it was: `teaser`, `share`, `read_more`, `related`, `subscribe`, `copyright`,
+    /// `photo_credit`, `chrome`, ….
+    pub kind: &'static str,
+    /// The removed text, as it stood in the input.
+    pub text: String,
+}
+
+/// A stage that ran but chose to leave the article alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    /// The stage's name.
+    pub stage: &'static str,
+    /// Why it did nothing ("language 'de' is not supported by the entity model").
+    pub reason: String,
+}
+
+/// The working state of one article as it moves through the stages.
+///
+/// Fields start from the raw article; each stage fills in its own. All spans are byte ranges
+/// into `text`.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    /// The article id (given or content hash).
+    pub id: String,
+    /// The text the stages work on; the clean stage may rewrite it.
+    pub text: String,
+    /// The raw HTML page, when the article came as one. The clean stage consumes it.
+    pub html: Option<String>,
+    /// Headline (from the input, or extracted from HTML).
+    pub title: Option<String>,
+    /// Author line extracted from HTML.
+    pub byline: Option<String>,
+    /// Publication time (from the input, or extracted from HTML).
+    pub published_at: Option<String>,
+    /// Canonical URL (from the input, or extracted from HTML).
+    pub url: Option<String>,
+    /// ISO 639-1 language code: the input's, or the detected one.
+    pub lang: Option<String>,
+    /// Confidence of the detected language, 0..=1.
+    pub lang_confidence: Option<f64>,
+    /// What the clean stage removed.
+    pub removed: Vec<Removal>,
+    /// A dateline at the start of the text ("TEHRAN (Reuters) -"); it stays in `text`.
+    pub dateline: Option<Span>,
+    /// Paragraph spans, tiling the non-blank text in order.
+    pub paragraphs: Vec<Span>,
+    /// Sentences, in order, each inside one paragraph.
+    pub sentences: Vec<Sentence>,
+    /// spaCy tokens, tiling `text` (whitespace tokens included).
+    pub tokens: Vec<Token>,
+    /// Named entities, in text order.
+    pub entities: Vec<Entity>,
+    /// Mention clusters; entities point into this list.
+    pub clusters: Vec<Cluster>,
+    /// Stages that ran but left the article alone.
+    pub skipped: Vec<Skip>,
+}
+
+impl Document {
+    /// Starts a document from a decoded raw article.
+    pub fn from_raw(raw: &RawArticle) -> Self {
+        Self {
+            id: raw.id.clone(),
+            text: raw.text.clone().unwrap_or_default(),
+            html: raw.html.clone(),
+            title: raw.title.clone(),
+            published_at: raw.published_at.clone(),
+            url: raw.url.clone(),
+            lang: raw.lang.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// The text of `span`.
+    ///
+    /// # Panics
+    /// If `span` is out of bounds or not on char boundaries: spans are produced by stages over
+    /// this very text, so that is a bug in a stage, caught by the pipeline.
+    pub fn slice(&self, span: Span) -> &str {
+        &self.text[span.start..span.end]
+    }
+}
+
+/// Why a stage could not enrich an article. Every variant is permanent for that article: the
+/// transport sends it to the dead-letter queue.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// The article cannot be processed as given (for example HTML with no extractable text).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One synchronous step of the pipeline.
+///
+/// A stage is pure: it reads and enriches the document in place, does no I/O, and holds its
+/// models read-only so one instance serves every thread.
+pub trait Stage: Send + Sync {
+    /// The stage's name, as given to `--stages`.
+    fn name(&self) -> &'static str;
+
+    /// Enriches `doc`.
+    ///
+    /// # Errors
+    /// [`StageError`] when this article cannot be processed; the article is rejected.
+    fn process(&self, doc: &mut Document) -> Result<(), StageError>;
+
+    /// The NLP model this stage runs, as recorded in `processing.model` (`"en_core_web_sm-3.8.0"`).
+    fn model_id(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Every stage name `--stages` accepts, in pipeline order.
+pub const STAGE_NAMES: &[&str] = &["delay"];
+
+/// Settings the stages are built from (a slice of the worker's config).
+#[derive(Debug, Clone, Default)]
+pub struct StageOptions {
+    /// The spaCy pipeline directory (`models/en_core_web_sm-3.8.0`).
+    pub model_dir: Option<PathBuf>,
+    /// Put tokens in the record.
+    pub tokens: bool,
+    /// Run the entity rule layer (titles, clusters, consistent labels) over the model's output.
+    pub entity_rules: bool,
+    /// Fold quotes and dashes while cleaning.
+    pub normalize_punctuation: bool,
+    /// Per-article sleep of the `delay` stage (fault injection).
+    pub delay: Duration,
+}
+
+/// Why a pipeline could not be built at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A name in `--stages` is not a stage.
+    #[error("unknown stage {name:?}; the stages are: {}", STAGE_NAMES.join(", "))]
+    UnknownStage {
+        /// The name given.
+        name: String,
+    },
+    /// A stage needs one that is missing or comes later.
+    #[error("stage {stage:?} needs {needs:?} before it in --stages")]
+    MissingDependency {
+        /// The stage.
+        stage: &'static str,
+        /// What it needs.
+        needs: &'static str,
+    },
+    /// A stage could not load what it needs (model files).
+    #[error("stage {stage:?}: {message}")]
+    Load {
+        /// The stage.
+        stage: &'static str,
+        /// What went wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// Builds the pipeline named by `--stages`, loading models once.
+///
+/// # Errors
+/// [`BuildError`] for an unknown name, a stage listed before one it needs, a repeated stage, or
+/// a model that cannot be loaded.
+pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, BuildError> {
+    let mut stages: Vec<Arc<dyn Stage>> = Vec::with_capacity(names.len());
+    for name in names {
+        let stage: Arc<dyn Stage> = match name.as_str() {
+            "delay" => Arc::new(delay::Delay::new(options.delay)),
+            _ => return Err(BuildError::UnknownStage { name: name.clone() }),
+        };
+        stages.push(stage);
+    }
+    Ok(Pipeline::new(stages, options.tokens))
+}
+
+/// How long one stage took on one article.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageTiming {
+    /// The stage's name.
+    pub stage: &'static str,
+    /// Wall-clock microseconds.
+    pub micros: u64,
+}
+
+/// Why the pipeline rejected an article.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A stage refused the article.
+    #[error("stage {stage}: {source}")]
+    Stage {
+        /// The stage's name.
+        stage: &'static str,
+        /// What it said.
+        source: StageError,
+    },
+    /// The article came as HTML only and no stage turned it into text.
+    #[error(
+        "the article has only \"html\" and the pipeline has no clean stage to extract its text"
+    )]
+    NoText,
+    /// A stage panicked. The article is rejected; the worker goes on.
+    #[error("stage {stage} panicked: {message}")]
+    Panic {
+        /// The stage's name.
+        stage: &'static str,
+        /// The panic message.
+        message: String,
+    },
+}
+
+/// The ordered list of stages every article goes through.
+#[derive(Clone, Default)]
+pub struct Pipeline {
+    stages: Vec<Arc<dyn Stage>>,
+    tokens: bool,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.stages.iter().map(|s| s.name()))
+            .finish()
+    }
+}
+
+impl Pipeline {
+    /// A pipeline of `stages`, run in the given order; `tokens` puts tokens in the record.
+    pub fn new(stages: Vec<Arc<dyn Stage>>, tokens: bool) -> Self {
+        Self { stages, tokens }
+    }
+
+    /// Which parts of the record this pipeline fills.
+    pub fn parts(&self) -> Parts {
+        let has = |name: &str| self.stages.iter().any(|s| s.name() == name);
+        Parts {
+            cleaned: has("clean"),
+            segmented: has("segment"),
+            tokens: self.tokens && has("segment"),
+            entities: has("entities"),
+        }
+    }
+
+    /// The model id the stages report (the first one that has a model).
+    pub fn model_id(&self) -> Option<String> {
+        self.stages.iter().find_map(|s| s.model_id())
+    }
+
+    /// Takes one raw article through every stage into its enriched record.
+    ///
+    /// # Errors
+    /// [`PipelineError`] when a stage rejects the article, panics, or no text came out.
+    pub fn enrich(&self, raw: &RawArticle) -> Result<EnrichedArticle, PipelineError> {
+        let mut doc = Document::from_raw(raw);
+        let timings = self.run(&mut doc)?;
+        if doc.text.trim().is_empty() {
+            return Err(PipelineError::NoText);
+        }
+        Ok(EnrichedArticle::from_document(
+            &doc,
+            raw,
+            self.parts(),
+            self.model_id().as_deref(),
+            &timings,
+        ))
+    }
+
+    /// The stage names, in order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.stages.iter().map(|s| s.name()).collect()
+    }
+
+    /// Runs every stage on `doc`, each in a `stage` span, and returns their timings.
+    ///
+    /// A panic inside a stage is caught and returned as [`PipelineError::Panic`], so one bad
+    /// article never takes the worker down.
+    ///
+    /// # Errors
+    /// The first stage error or panic; later stages do not run.
+    pub fn run(&self, doc: &mut Document) -> Result<Vec<StageTiming>, PipelineError> {
+        let mut timings = Vec::with_capacity(self.stages.len());
+        for stage in &self.stages {
+            let name = stage.name();
+            let span = tracing::debug_span!("stage", name);
+            let _entered = span.enter();
+            let started = Instant::now();
+            match catch_unwind(AssertUnwindSafe(|| stage.process(doc))) {
+                Ok(Ok(())) => {}
+                Ok(Err(source)) => {
+                    return Err(PipelineError::Stage {
+                        stage: name,
+                        source,
+                    });
+                }
+                Err(payload) => {
+                    return Err(PipelineError::Panic {
+                        stage: name,
+                        message: panic_message(payload.as_ref()),
+                    });
+                }
+            }
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            tracing::debug!(micros, "Stage done");
+            timings.push(StageTiming {
+                stage: name,
+                micros,
+            });
+        }
+        Ok(timings)
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}

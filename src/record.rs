@@ -1,0 +1,517 @@
+//! The wire formats: [`RawArticle`] in, [`EnrichedArticle`] out.
+//!
+//! Decoding is a plain function over bytes ([`RawArticle::decode`]) so that every rule about bad
+//! input is tested without a broker. Encoding ([`EnrichedArticle::from_document`]) is the one
+//! place where the byte spans of a [`Document`] become the **Unicode code-point offsets** of the
+//! output contract (what Python string slicing and spaCy's `start_char` use).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::pipeline::{Document, StageTiming};
+
+/// The `schema` value of every enriched record.
+pub const ENRICHED_SCHEMA: &str = "lede.enriched/1";
+
+/// Hex digits of the SHA-256 content hash used as the id of an article that has none.
+const CONTENT_ID_HEX_DIGITS: usize = 32;
+
+/// Why a payload is not a usable raw article. Always permanent: the payload goes to the DLQ.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The payload is not valid UTF-8.
+    #[error("payload is not valid UTF-8 (invalid byte at offset {offset})")]
+    InvalidUtf8 {
+        /// Byte offset of the first invalid sequence.
+        offset: usize,
+    },
+    /// The payload starts with `{` but is not a valid raw-article JSON object.
+    #[error("invalid JSON article: {0}")]
+    InvalidJson(String),
+    /// Neither a non-empty `text` nor `html`.
+    #[error("article has no content: give a non-empty \"text\" or \"html\"")]
+    MissingContent,
+    /// The payload is larger than the configured limit.
+    #[error("payload is {size} bytes, over the limit of {limit} bytes (--max-bytes)")]
+    TooLarge {
+        /// Payload size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl DecodeError {
+    /// A short machine-readable kind, sent as the `Lede-Error-Kind` header.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::InvalidUtf8 { .. } => "invalid_utf8",
+            DecodeError::InvalidJson(_) => "invalid_json",
+            DecodeError::MissingContent => "missing_content",
+            DecodeError::TooLarge { .. } => "too_large",
+        }
+    }
+}
+
+/// A raw article as it arrives on the input subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawArticle {
+    /// The article id: given, or a stable hash of the content.
+    pub id: String,
+    /// Where the article was published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The publisher or feed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Headline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Publication time, as the producer wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    /// Language code declared by the producer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Plain article text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// A whole HTML page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    /// Every other field of the input, passed through untouched.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub meta: Map<String, Value>,
+}
+
+/// The JSON shape of a raw article; unknown fields are collected for `meta`.
+#[derive(Deserialize)]
+struct RawJson {
+    id: Option<String>,
+    url: Option<String>,
+    source: Option<String>,
+    title: Option<String>,
+    published_at: Option<String>,
+    lang: Option<String>,
+    text: Option<String>,
+    html: Option<String>,
+    #[serde(flatten)]
+    meta: Map<String, Value>,
+}
+
+impl RawArticle {
+    /// Decodes a payload.
+    ///
+    /// A payload whose first non-blank character is `{` must be a JSON object with a non-empty
+    /// `text` or `html`; any other UTF-8 payload is taken as `{"text": payload}`. Without an
+    /// `id`, the id is a hash of the content, so republishing an article gives the same id.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when the payload is over `max_bytes`, not UTF-8, broken JSON, or has no
+    /// content.
+    ///
+    /// # Examples
+    /// ```
+    /// let a = lede::record::RawArticle::decode(b"Plain text.", 1 << 20).unwrap();
+    /// assert_eq!(a.text.as_deref(), Some("Plain text."));
+    /// let b = lede::record::RawArticle::decode(br#"{"id":"x","html":"<p>Hi</p>","src":"a"}"#, 1 << 20).unwrap();
+    /// assert_eq!((b.id.as_str(), b.meta["src"].as_str()), ("x", Some("a")));
+    /// ```
+    pub fn decode(payload: &[u8], max_bytes: usize) -> Result<Self, DecodeError> {
+        if payload.len() > max_bytes {
+            return Err(DecodeError::TooLarge {
+                size: payload.len(),
+                limit: max_bytes,
+            });
+        }
+        let text = std::str::from_utf8(payload).map_err(|e| DecodeError::InvalidUtf8 {
+            offset: e.valid_up_to(),
+        })?;
+        let raw = if text.trim_start().starts_with('{') {
+            serde_json::from_str::<RawJson>(text)
+                .map_err(|e| DecodeError::InvalidJson(e.to_string()))?
+        } else {
+            RawJson {
+                id: None,
+                url: None,
+                source: None,
+                title: None,
+                published_at: None,
+                lang: None,
+                text: Some(text.to_owned()),
+                html: None,
+                meta: Map::new(),
+            }
+        };
+        let text = raw.text.filter(|t| !t.trim().is_empty());
+        let html = raw.html.filter(|h| !h.trim().is_empty());
+        if text.is_none() && html.is_none() {
+            return Err(DecodeError::MissingContent);
+        }
+        let id = match raw.id.filter(|id| !id.is_empty()) {
+            Some(id) => id,
+            None => content_id(text.as_deref(), html.as_deref()),
+        };
+        Ok(Self {
+            id,
+            url: raw.url,
+            source: raw.source,
+            title: raw.title,
+            published_at: raw.published_at,
+            lang: raw.lang,
+            text,
+            html,
+            meta: raw.meta,
+        })
+    }
+}
+
+/// A stable id for content without one: the first 128 bits of SHA-256, in hex.
+fn content_id(text: Option<&str>, html: Option<&str>) -> String {
+    let mut hasher = Sha256::new();
+    if let Some(text) = text {
+        hasher.update(b"text\0");
+        hasher.update(text.as_bytes());
+    }
+    if let Some(html) = html {
+        hasher.update(b"\0html\0");
+        hasher.update(html.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut id = String::with_capacity(CONTENT_ID_HEX_DIGITS);
+    for byte in &digest[..CONTENT_ID_HEX_DIGITS / 2] {
+        id.push_str(&format!("{byte:02x}"));
+    }
+    id
+}
+
+/// A code-point span `[start, end)` into the record's `text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CharSpan {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+}
+
+/// A sentence of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentenceOut {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// Index into `paragraphs`.
+    pub paragraph: usize,
+}
+
+/// A token of the record (only with `--tokens`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenOut {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// A single trailing space follows that belongs to no token.
+    pub ws: bool,
+    /// The NORM of a tokenizer special case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm: Option<String>,
+}
+
+/// An entity of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityOut {
+    /// The entity text, `text[start..end]`.
+    pub text: String,
+    /// OntoNotes label.
+    pub label: String,
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// Index into `sentences`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence: Option<usize>,
+    /// Index into `clusters`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<usize>,
+    /// Title or office attached to a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The model's label, when the rule layer changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_label: Option<String>,
+}
+
+/// A mention cluster of the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterOut {
+    /// Index of the cluster (what entities' `cluster` refers to).
+    pub id: usize,
+    /// Shared label.
+    pub label: String,
+    /// Canonical name.
+    pub name: String,
+    /// Indices into `entities`.
+    pub mentions: Vec<usize>,
+}
+
+/// Something the clean stage removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedOut {
+    /// What it was (`teaser`, `share`, …).
+    pub kind: String,
+    /// The removed text.
+    pub text: String,
+}
+
+/// A stage that left the article alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedOut {
+    /// The stage.
+    pub stage: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One stage's time on this article.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageTimeOut {
+    /// The stage.
+    pub stage: String,
+    /// Wall-clock microseconds.
+    pub micros: u64,
+}
+
+/// How the record was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Processing {
+    /// lede's version.
+    pub lede_version: String,
+    /// The NLP model the stages used, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Per-stage times, in pipeline order.
+    pub stages: Vec<StageTimeOut>,
+}
+
+/// The enriched record published downstream (`schema: "lede.enriched/1"`).
+///
+/// Fields of stages that did not run are absent. All offsets are code points into `text`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[allow(missing_docs)] // Each field is the raw article's or a stage's, documented there.
+pub struct EnrichedArticle {
+    pub schema: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byline: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub meta: Map<String, Value>,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<RemovedOut>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dateline: Option<CharSpan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paragraphs: Option<Vec<CharSpan>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentences: Option<Vec<SentenceOut>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Vec<TokenOut>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<Vec<EntityOut>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clusters: Option<Vec<ClusterOut>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedOut>,
+    pub processing: Processing,
+}
+
+/// Which optional parts of the record a pipeline produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Parts {
+    /// The clean stage ran (`removed`, `dateline`).
+    pub cleaned: bool,
+    /// The segment stage ran (`paragraphs`, `sentences`).
+    pub segmented: bool,
+    /// Tokens were asked for (`--tokens`).
+    pub tokens: bool,
+    /// The entity stage ran (`entities`, `clusters`).
+    pub entities: bool,
+}
+
+/// Converts byte offsets of one text into code-point offsets.
+#[derive(Debug)]
+pub struct CharOffsets {
+    /// Byte offset of every char start; empty when the text is ASCII (offsets are equal).
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl CharOffsets {
+    /// Builds the table for `text` (free for ASCII text).
+    pub fn new(text: &str) -> Self {
+        let starts = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(i, _)| i).collect()
+        };
+        Self {
+            starts,
+            len: text.len(),
+        }
+    }
+
+    /// The code-point offset of byte offset `byte` (a char boundary, or the text's end).
+    pub fn char_of(&self, byte: usize) -> usize {
+        if self.starts.is_empty() {
+            return byte;
+        }
+        if byte >= self.len {
+            return self.starts.len();
+        }
+        // A char boundary is found exactly; anything else rounds down to its char.
+        match self.starts.binary_search(&byte) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    fn span(&self, span: crate::pipeline::Span) -> CharSpan {
+        CharSpan {
+            start: self.char_of(span.start),
+            end: self.char_of(span.end),
+        }
+    }
+}
+
+impl EnrichedArticle {
+    /// Builds the record from a processed document, converting spans to code points.
+    pub fn from_document(
+        doc: &Document,
+        raw: &RawArticle,
+        parts: Parts,
+        model: Option<&str>,
+        timings: &[StageTiming],
+    ) -> Self {
+        let offsets = CharOffsets::new(&doc.text);
+        let entities = parts.entities.then(|| {
+            doc.entities
+                .iter()
+                .map(|e| {
+                    let span = offsets.span(e.span);
+                    EntityOut {
+                        text: doc.slice(e.span).to_owned(),
+                        label: e.label.as_str().to_owned(),
+                        start: span.start,
+                        end: span.end,
+                        sentence: e.sentence,
+                        cluster: e.cluster,
+                        title: e.title.clone(),
+                        model_label: e.model_label.map(|l| l.as_str().to_owned()),
+                    }
+                })
+                .collect()
+        });
+        let clusters = parts.entities.then(|| {
+            doc.clusters
+                .iter()
+                .enumerate()
+                .map(|(id, c)| ClusterOut {
+                    id,
+                    label: c.label.as_str().to_owned(),
+                    name: c.name.clone(),
+                    mentions: c.mentions.clone(),
+                })
+                .collect()
+        });
+        Self {
+            schema: ENRICHED_SCHEMA.to_owned(),
+            id: doc.id.clone(),
+            url: doc.url.clone(),
+            source: raw.source.clone(),
+            title: doc.title.clone(),
+            byline: doc.byline.clone(),
+            published_at: doc.published_at.clone(),
+            lang: doc.lang.clone(),
+            lang_confidence: doc.lang_confidence,
+            meta: raw.meta.clone(),
+            text: doc.text.clone(),
+            removed: parts.cleaned.then(|| {
+                doc.removed
+                    .iter()
+                    .map(|r| RemovedOut {
+                        kind: r.kind.to_owned(),
+                        text: r.text.clone(),
+                    })
+                    .collect()
+            }),
+            dateline: doc.dateline.map(|d| offsets.span(d)),
+            paragraphs: parts
+                .segmented
+                .then(|| doc.paragraphs.iter().map(|p| offsets.span(*p)).collect()),
+            sentences: parts.segmented.then(|| {
+                doc.sentences
+                    .iter()
+                    .map(|s| {
+                        let span = offsets.span(s.span);
+                        SentenceOut {
+                            start: span.start,
+                            end: span.end,
+                            paragraph: s.paragraph,
+                        }
+                    })
+                    .collect()
+            }),
+            tokens: parts.tokens.then(|| {
+                doc.tokens
+                    .iter()
+                    .map(|t| {
+                        let span = offsets.span(t.span);
+                        TokenOut {
+                            start: span.start,
+                            end: span.end,
+                            ws: t.ws,
+                            norm: t.norm.as_deref().map(str::to_owned),
+                        }
+                    })
+                    .collect()
+            }),
+            entities,
+            clusters,
+            skipped: doc
+                .skipped
+                .iter()
+                .map(|s| SkippedOut {
+                    stage: s.stage.to_owned(),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+            processing: Processing {
+                lede_version: env!("CARGO_PKG_VERSION").to_owned(),
+                model: model.map(str::to_owned),
+                stages: timings
+                    .iter()
+                    .map(|t| StageTimeOut {
+                        stage: t.stage.to_owned(),
+                        micros: t.micros,
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
