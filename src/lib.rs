@@ -19,5 +19,12 @@
 //! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`config`] (flags and env),
 //! [`transport`] (NATS), [`process`] (the embedded mode without a broker), [`telemetry`].
 
+pub mod bench;
+pub mod config;
+pub mod enrich;
+pub mod input;
 pub mod pipeline;
+pub mod process;
 pub mod record;
+pub mod telemetry;
+pub mod transport;

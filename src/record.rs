@@ -515,3 +515,114 @@ impl EnrichedArticle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Document, Entity, Label, Span};
+
+    const MAX: usize = 1 << 20;
+
+    #[test]
+    fn plain_text_becomes_a_text_article_with_a_stable_id() {
+        let a = RawArticle::decode("Iran’s minister spoke.".as_bytes(), MAX).unwrap();
+        let b = RawArticle::decode("Iran’s minister spoke.".as_bytes(), MAX).unwrap();
+        assert_eq!(a.text.as_deref(), Some("Iran’s minister spoke."));
+        assert_eq!(a.id, b.id);
+        assert_eq!(a.id.len(), CONTENT_ID_HEX_DIGITS);
+        let c = RawArticle::decode(b"Another story.", MAX).unwrap();
+        assert_ne!(a.id, c.id);
+    }
+
+    #[test]
+    fn json_fields_are_read_and_unknown_ones_pass_through() {
+        let a = RawArticle::decode(
+            br#"{"id":"a1","url":"https://x/1","source":"wire","title":"T","published_at":"2024-01-01","lang":"en","text":"Body.","section":"world","tags":["a"]}"#,
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(a.id, "a1");
+        assert_eq!(a.url.as_deref(), Some("https://x/1"));
+        assert_eq!(a.meta["section"], "world");
+        assert_eq!(a.meta["tags"][0], "a");
+        assert_eq!(a.meta.len(), 2);
+    }
+
+    #[test]
+    fn json_without_id_gets_the_content_hash() {
+        let a = RawArticle::decode(br#"{"text":"Body."}"#, MAX).unwrap();
+        let b = RawArticle::decode(br#"{"text":"Body.","source":"other"}"#, MAX).unwrap();
+        assert_eq!(a.id, b.id, "the id hashes content, not metadata");
+        let html = RawArticle::decode(br#"{"html":"<p>Body.</p>"}"#, MAX).unwrap();
+        assert_ne!(a.id, html.id);
+    }
+
+    #[test]
+    fn bad_payloads_are_rejected_with_their_kind() {
+        let cases: [(&[u8], &str); 7] = [
+            (b"\xff\xfeabc", "invalid_utf8"),
+            (b"{\"text\": ", "invalid_json"),
+            (br#"{"text": 5}"#, "invalid_json"),
+            (br#"{"title":"only a title"}"#, "missing_content"),
+            (br#"{"text":"   ","html":""}"#, "missing_content"),
+            (b"   \n ", "missing_content"),
+            (b"", "missing_content"),
+        ];
+        for (payload, kind) in cases {
+            let err = RawArticle::decode(payload, MAX).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                kind,
+                "{:?}: {err}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        let err = RawArticle::decode(&[b'a'; 11], 10).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::TooLarge {
+                size: 11,
+                limit: 10
+            }
+        );
+    }
+
+    #[test]
+    fn char_offsets_count_code_points() {
+        let text = "Iran’s é — Iraq";
+        let offsets = CharOffsets::new(text);
+        let iraq = text.find("Iraq").unwrap();
+        assert_eq!(offsets.char_of(iraq), text[..iraq].chars().count());
+        assert_eq!(offsets.char_of(text.len()), text.chars().count());
+        let ascii = CharOffsets::new("plain");
+        assert_eq!(ascii.char_of(3), 3);
+    }
+
+    #[test]
+    fn record_spans_slice_the_text_in_code_points() {
+        let raw =
+            RawArticle::decode("Iran’s minister met Hatami in Baghdad.".as_bytes(), MAX).unwrap();
+        let mut doc = Document::from_raw(&raw);
+        let start = doc.text.find("Baghdad").unwrap();
+        doc.entities.push(Entity {
+            span: Span::new(start, start + "Baghdad".len()),
+            label: Label::Gpe,
+            model_label: None,
+            sentence: None,
+            cluster: None,
+            title: None,
+        });
+        let parts = Parts {
+            entities: true,
+            ..Parts::default()
+        };
+        let record = EnrichedArticle::from_document(&doc, &raw, parts, None, &[]);
+        let e = &record.entities.as_ref().unwrap()[0];
+        let chars: Vec<char> = record.text.chars().collect();
+        let sliced: String = chars[e.start..e.end].iter().collect();
+        assert_eq!(sliced, "Baghdad");
+        assert_eq!(e.text, "Baghdad");
+        assert!(record.paragraphs.is_none(), "segment did not run");
+        assert_eq!(record.schema, ENRICHED_SCHEMA);
+    }
+}

@@ -290,6 +290,18 @@ pub trait Stage: Send + Sync {
 /// Every stage name `--stages` accepts, in pipeline order.
 pub const STAGE_NAMES: &[&str] = &["delay"];
 
+/// Stages that are only for fault injection and never in the default list.
+const TEST_STAGES: &[&str] = &["delay"];
+
+/// The default `--stages`: every NLP stage, in order.
+pub fn default_stages() -> Vec<&'static str> {
+    STAGE_NAMES
+        .iter()
+        .copied()
+        .filter(|s| !TEST_STAGES.contains(s))
+        .collect()
+}
+
 /// Settings the stages are built from (a slice of the worker's config).
 #[derive(Debug, Clone, Default)]
 pub struct StageOptions {
@@ -492,5 +504,84 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "non-string panic payload".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Upper;
+    impl Stage for Upper {
+        fn name(&self) -> &'static str {
+            "upper"
+        }
+        fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+            doc.text = doc.text.to_uppercase();
+            Ok(())
+        }
+    }
+
+    struct Boom;
+    impl Stage for Boom {
+        fn name(&self) -> &'static str {
+            "boom"
+        }
+        fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+            if doc.text.contains("REFUSE") {
+                return Err(StageError::Invalid("refused".into()));
+            }
+            panic!("stage bug on {}", doc.id);
+        }
+    }
+
+    fn raw(text: &str) -> RawArticle {
+        RawArticle::decode(text.as_bytes(), 1 << 20).unwrap()
+    }
+
+    #[test]
+    fn stages_run_in_order_and_report_timings() {
+        let p = Pipeline::new(
+            vec![Arc::new(Upper), Arc::new(delay::Delay::new(Duration::ZERO))],
+            false,
+        );
+        let record = p.enrich(&raw("hello")).unwrap();
+        assert_eq!(record.text, "HELLO");
+        let names: Vec<&str> = record
+            .processing
+            .stages
+            .iter()
+            .map(|s| s.stage.as_str())
+            .collect();
+        assert_eq!(names, ["upper", "delay"]);
+    }
+
+    #[test]
+    fn a_panicking_stage_rejects_the_article_not_the_process() {
+        let p = Pipeline::new(vec![Arc::new(Boom)], false);
+        let err = p.enrich(&raw("x")).unwrap_err();
+        assert!(
+            matches!(err, PipelineError::Panic { stage: "boom", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("stage bug"));
+        let err = p.enrich(&raw("REFUSE")).unwrap_err();
+        assert!(
+            matches!(err, PipelineError::Stage { stage: "boom", .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn html_only_without_a_clean_stage_is_rejected() {
+        let p = Pipeline::new(vec![], false);
+        let html = RawArticle::decode(br#"{"html":"<p>Hi</p>"}"#, 1 << 20).unwrap();
+        assert!(matches!(p.enrich(&html), Err(PipelineError::NoText)));
+    }
+
+    #[test]
+    fn unknown_stage_names_are_refused_with_the_list() {
+        let err = build(&["nope".into()], &StageOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("unknown stage \"nope\""), "{err}");
     }
 }

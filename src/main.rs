@@ -1,0 +1,234 @@
+//! The `lede` binary: wiring only — config, telemetry, connect, run until a signal.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use lede::config::{
+    BenchArgs, Cli, Command, PipelineArgs, ProcessArgs, PublishArgs, TransportKind, WorkerArgs,
+};
+use lede::pipeline::{self, Pipeline};
+use lede::transport::{self, ConsumerSettings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = lede::telemetry::init(cli.log_format) {
+        eprintln!("error: cannot set up logging: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "Exiting on error");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Worker(args) => worker(args).await,
+        Command::Process(args) => process(args).await,
+        Command::Publish(args) => publish(args).await,
+        Command::Bench(args) => bench(args).await,
+    }
+}
+
+fn build_pipeline(args: &PipelineArgs) -> anyhow::Result<Pipeline> {
+    pipeline::build(&args.stage_names(), &args.stage_options()).context("cannot build the pipeline")
+}
+
+/// Cancels the token on SIGINT or SIGTERM.
+fn shutdown_on_signal() -> anyhow::Result<CancellationToken> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let token = CancellationToken::new();
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let which = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = which, "Shutting down");
+        cancel.cancel();
+    });
+    Ok(token)
+}
+
+async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    args.validate().context("invalid configuration")?;
+    let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
+    let shutdown = shutdown_on_signal()?;
+    let client = transport::connect(&args.nats.nats_url, "lede-worker").await?;
+    let settings = transport::jetstream::WorkerSettings {
+        in_flight: args.in_flight,
+        cpu_threads: args.cpu_threads(),
+        max_bytes: args.max_bytes,
+        output_subject: args.nats.output_subject.clone(),
+        dlq_subject: args.nats.dlq_subject.clone(),
+        ack_wait: args.ack_wait,
+        max_deliver: args.max_deliver,
+        shutdown_timeout: args.shutdown_timeout,
+    };
+    tracing::info!(
+        stages = ?pipeline.names(),
+        transport = ?args.transport,
+        in_flight = args.in_flight,
+        threads = settings.cpu_threads,
+        "Worker starting"
+    );
+    match args.transport {
+        TransportKind::Jetstream => {
+            let js = async_nats::jetstream::new(client.clone());
+            let topology = transport::streams(&js, &args.nats).await?;
+            let consumer = transport::consumer(
+                &topology.input,
+                &ConsumerSettings {
+                    name: args.consumer.clone(),
+                    filter_subject: args.nats.input_subject.clone(),
+                    ack_wait: args.ack_wait,
+                    max_deliver: args.max_deliver,
+                    max_ack_pending: args.max_ack_pending,
+                },
+                args.nats.ensure_streams,
+            )
+            .await?;
+            tracing::info!(consumer = %args.consumer, stream = %args.nats.input_stream, "Worker ready");
+            let stats = Arc::new(transport::jetstream::Stats::default());
+            transport::jetstream::run(
+                client.clone(),
+                consumer,
+                pipeline,
+                settings,
+                stats,
+                shutdown,
+            )
+            .await?;
+        }
+        TransportKind::Core => {
+            tracing::info!(subject = %args.nats.input_subject, group = %args.queue_group, "Worker ready");
+            transport::core::run(
+                client.clone(),
+                &args.nats.input_subject,
+                &args.queue_group,
+                pipeline,
+                settings,
+                shutdown,
+            )
+            .await?;
+        }
+    }
+    // Every ack was flushed by the worker; draining now closes the connection cleanly.
+    client
+        .drain()
+        .await
+        .map_err(|e| anyhow::Error::from_boxed(Box::new(e)))
+        .context("draining the connection")?;
+    tracing::info!("Worker stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = build_pipeline(&args.pipeline)?;
+    let threads = args.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let summary = tokio::task::spawn_blocking(move || {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let summary = lede::process::run(&pipeline, &args.files, threads, args.max_bytes, &mut out);
+        out.flush().map(|()| summary)
+    })
+    .await
+    .context("the processing task failed")?
+    .context("writing the output")??;
+    tracing::info!(
+        enriched = summary.enriched,
+        rejected = summary.rejected,
+        seconds = summary.elapsed.as_secs_f64(),
+        "Done"
+    );
+    Ok(if summary.rejected > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
+    let client = transport::connect(&args.nats.nats_url, "lede-publish").await?;
+    let js = async_nats::jetstream::new(client.clone());
+    if args.nats.ensure_streams {
+        transport::streams(&js, &args.nats).await?;
+    }
+    let files = args.files.clone();
+    let payloads = tokio::task::spawn_blocking(move || {
+        lede::input::payloads(&files)
+            .map(|p| p.map(|p| p.bytes))
+            .collect::<std::io::Result<Vec<_>>>()
+    })
+    .await
+    .context("the reading task failed")?
+    .context("reading the articles")?;
+    let summary =
+        transport::publish::publish_all(&js, &args.nats.input_subject, payloads, args.window).await;
+    client
+        .flush()
+        .await
+        .map_err(|e| anyhow::Error::from_boxed(Box::new(e)))
+        .context("flushing")?;
+    println!("{summary}");
+    Ok(if summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
+    let corpus = match &args.corpus {
+        Some(path) => {
+            let files = vec![path.clone()];
+            tokio::task::spawn_blocking(move || {
+                lede::input::payloads(&files)
+                    .filter_map(|p| p.ok())
+                    .filter_map(|p| lede::record::RawArticle::decode(&p.bytes, usize::MAX).ok())
+                    .filter_map(|a| a.text)
+                    .collect::<Vec<_>>()
+            })
+            .await?
+        }
+        None => vec![include_str!("../examples/seed.txt").to_owned()],
+    };
+    anyhow::ensure!(!corpus.is_empty(), "the corpus has no article texts");
+    let rows = lede::bench::run(&args, pipeline, &corpus).await?;
+    println!("| measurement | articles | seconds | articles/s |");
+    println!("|---|---:|---:|---:|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {:.2} | {:.0} |",
+            row.name,
+            row.articles,
+            row.seconds,
+            row.rate()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

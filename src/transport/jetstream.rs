@@ -1,0 +1,457 @@
+//! The JetStream worker loop: pull, enrich off the executor, publish, then ack.
+//!
+//! Order per article (ack only what is stored): publish the record to the output stream with
+//! `Nats-Msg-Id` = article id, await the publish ack, then ack the input. A crash anywhere
+//! before the input ack means redelivery, and the output stream's duplicate window turns the
+//! second publish into a no-op, so a redelivery never creates a second record. Rejected
+//! articles go to the DLQ stream first and are terminated only once the dead letter is stored.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, AckKind, consumer::PullConsumer, message::Acker};
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, field};
+
+use super::trace::{self, TraceParent};
+use super::{
+    HEADER_DELIVERY, HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SCHEMA, HEADER_SOURCE_SEQUENCE,
+    TransportError, insert_header,
+};
+use crate::enrich::{Enriched, Rejection, enrich_payload};
+use crate::pipeline::Pipeline;
+use crate::record::ENRICHED_SCHEMA;
+
+/// How long one publish (output or dead letter) may take before it counts as failed.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest delay asked for when nak'ing after a transient failure.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+/// Attempts at storing a dead letter on an article's last delivery.
+const LAST_DELIVERY_DLQ_ATTEMPTS: u32 = 5;
+
+/// What the worker needs besides the consumer and the pipeline.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Articles held at once.
+    pub in_flight: usize,
+    /// Articles on CPU at once.
+    pub cpu_threads: usize,
+    /// Largest payload accepted.
+    pub max_bytes: usize,
+    /// Subject enriched records go to.
+    pub output_subject: String,
+    /// Subject dead letters go to.
+    pub dlq_subject: String,
+    /// The consumer's ack wait (progress acks are sent at a third of it).
+    pub ack_wait: Duration,
+    /// The consumer's delivery attempts.
+    pub max_deliver: i64,
+    /// Time in-flight articles get to finish after shutdown is asked for.
+    pub shutdown_timeout: Duration,
+}
+
+/// Counters of what the worker did (read at any time, returned at exit).
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Messages received.
+    pub received: AtomicU64,
+    /// Records stored on the output stream and inputs acked.
+    pub enriched: AtomicU64,
+    /// Of those, records the output stream had already (a redelivery after a lost ack).
+    pub duplicates: AtomicU64,
+    /// Articles dead-lettered and terminated.
+    pub dead_lettered: AtomicU64,
+    /// Messages nak'ed for a later retry (transient failure or shutdown).
+    pub retried: AtomicU64,
+    /// Messages that arrived on a second or later delivery.
+    pub redelivered: AtomicU64,
+}
+
+impl Stats {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+struct Shared {
+    js: jetstream::Context,
+    pipeline: Arc<Pipeline>,
+    settings: WorkerSettings,
+    cpu: Semaphore,
+    /// Cancelled when the shutdown timeout runs out: unfinished articles are nak'ed.
+    force_stop: CancellationToken,
+    stats: Arc<Stats>,
+}
+
+/// Runs the worker until `shutdown` is cancelled, then finishes in-flight articles (nak'ing
+/// whatever cannot finish within the shutdown timeout) and flushes every ack.
+///
+/// # Errors
+/// [`TransportError::Consume`] when the consumer goes away for good.
+pub async fn run(
+    client: async_nats::Client,
+    consumer: PullConsumer,
+    pipeline: Arc<Pipeline>,
+    settings: WorkerSettings,
+    stats: Arc<Stats>,
+    shutdown: CancellationToken,
+) -> Result<(), TransportError> {
+    let in_flight = Arc::new(Semaphore::new(settings.in_flight));
+    let shared = Arc::new(Shared {
+        js: jetstream::new(client.clone()),
+        pipeline,
+        cpu: Semaphore::new(settings.cpu_threads),
+        force_stop: CancellationToken::new(),
+        settings,
+        stats,
+    });
+    let tracker = TaskTracker::new();
+    let result = pull_loop(&consumer, &shared, &in_flight, &tracker, &shutdown).await;
+
+    tracker.close();
+    tracing::info!(
+        in_flight = tracker.len(),
+        "Stopped pulling; finishing in-flight articles"
+    );
+    if tokio::time::timeout(shared.settings.shutdown_timeout, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            unfinished = tracker.len(),
+            "Shutdown timeout reached; nak'ing unfinished articles"
+        );
+        shared.force_stop.cancel();
+        tracker.wait().await;
+    }
+    // Acks are queued by the client: flush so none is lost when the process exits.
+    if let Err(e) = client.flush().await {
+        tracing::warn!(error = %e, "Flushing acks failed");
+    }
+    result
+}
+
+async fn pull_loop(
+    consumer: &PullConsumer,
+    shared: &Arc<Shared>,
+    in_flight: &Arc<Semaphore>,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), TransportError> {
+    let batch = shared.settings.in_flight;
+    'streams: loop {
+        let mut messages = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            m = consumer.stream().max_messages_per_batch(batch).heartbeat(Duration::from_secs(5)).messages() => {
+                m.map_err(|e| TransportError::Consume(e.to_string()))?
+            }
+        };
+        loop {
+            // Take the permit before accepting work, so a full worker stops pulling.
+            let permit = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                p = in_flight.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return Ok(()),
+                },
+            };
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => return Ok(()),
+                m = messages.next() => m,
+            };
+            match next {
+                Some(Ok(message)) => {
+                    tracker.spawn(handle(shared.clone(), message, permit));
+                }
+                Some(Err(e)) => {
+                    use async_nats::jetstream::consumer::pull::MessagesErrorKind;
+                    if matches!(e.kind(), MessagesErrorKind::ConsumerDeleted) {
+                        return Err(TransportError::Consume(format!(
+                            "the consumer was deleted: {e}"
+                        )));
+                    }
+                    tracing::warn!(error = %e, "Pulling failed; retrying");
+                }
+                None => {
+                    tracing::warn!("Message stream ended; pulling again");
+                    continue 'streams;
+                }
+            }
+        }
+    }
+}
+
+async fn handle(shared: Arc<Shared>, message: jetstream::Message, _permit: OwnedSemaphorePermit) {
+    let (delivered, sequence) = message
+        .info()
+        .map(|i| (i.delivered, i.stream_sequence))
+        .unwrap_or((1, 0));
+    let (message, acker) = message.split();
+    let parent = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(trace::HEADER))
+        .and_then(|v| TraceParent::parse(v.as_str()));
+    let context = parent.map_or_else(TraceParent::new_root, |p| p.child());
+    let span = tracing::info_span!(
+        "article",
+        id = field::Empty,
+        subject = %message.subject,
+        bytes = message.payload.len(),
+        delivery = delivered,
+        trace_id = %context.trace_id_hex(),
+    );
+    Stats::bump(&shared.stats.received);
+    if delivered > 1 {
+        Stats::bump(&shared.stats.redelivered);
+    }
+    let article = Article {
+        payload: message.payload,
+        acker,
+        delivered,
+        sequence,
+        context,
+    };
+    process(&shared, article).instrument(span).await;
+}
+
+/// One delivery of one input message.
+struct Article {
+    payload: Bytes,
+    acker: Acker,
+    delivered: i64,
+    sequence: u64,
+    context: TraceParent,
+}
+
+async fn process(shared: &Arc<Shared>, article: Article) {
+    let Some(outcome) = enrich_with_progress(shared, &article).await else {
+        // Shutdown timeout: hand the article back for another worker, now.
+        nak(shared, &article, None).await;
+        return;
+    };
+    match outcome {
+        Ok(enriched) => match publish_output(shared, &article, &enriched).await {
+            Ok(duplicate) => {
+                if let Err(e) = article.acker.ack().await {
+                    // The record is stored; a redelivery will be deduplicated.
+                    tracing::warn!(error = %e, "Ack failed after the record was stored");
+                }
+                Stats::bump(&shared.stats.enriched);
+                if duplicate {
+                    Stats::bump(&shared.stats.duplicates);
+                }
+                tracing::debug!(duplicate, "Article enriched");
+            }
+            Err(message) => {
+                let rejection = Rejection {
+                    id: Some(enriched.id),
+                    kind: "publish_failed",
+                    message: format!(
+                        "publishing the record failed on every one of {} deliveries: {message}",
+                        article.delivered
+                    ),
+                };
+                retry_or_dead_letter(shared, &article, rejection, &message).await;
+            }
+        },
+        Err(rejection) => {
+            tracing::info!(kind = rejection.kind, reason = %rejection.message, "Article rejected");
+            dead_letter(shared, &article, &rejection).await;
+        }
+    }
+}
+
+/// Runs the pipeline on the blocking pool (bounded by `--threads`), sending progress acks so a
+/// slow article is not redelivered while it is being worked on. `None` when shutdown forced a
+/// stop first.
+async fn enrich_with_progress(
+    shared: &Arc<Shared>,
+    article: &Article,
+) -> Option<Result<Enriched, Rejection>> {
+    let work = async {
+        let _cpu = shared.cpu.acquire().await.ok()?;
+        let pipeline = shared.pipeline.clone();
+        let payload = article.payload.clone();
+        let max_bytes = shared.settings.max_bytes;
+        let span = tracing::Span::current();
+        let result = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| enrich_payload(&pipeline, &payload, max_bytes))
+        })
+        .await;
+        Some(result.unwrap_or_else(|e| {
+            Err(Rejection {
+                id: None,
+                kind: "panic",
+                message: format!("the pipeline task failed: {e}"),
+            })
+        }))
+    };
+    tokio::pin!(work);
+    let every = (shared.settings.ack_wait / 3).max(Duration::from_millis(200));
+    let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            biased;
+            () = shared.force_stop.cancelled() => return None,
+            result = &mut work => return result,
+            _ = progress.tick() => {
+                if let Err(e) = article.acker.ack_with(AckKind::Progress).await {
+                    tracing::debug!(error = %e, "Progress ack failed");
+                }
+            }
+        }
+    }
+}
+
+/// Stores the record; `Ok(true)` when the stream already had it (a deduplicated redelivery).
+async fn publish_output(
+    shared: &Shared,
+    article: &Article,
+    enriched: &Enriched,
+) -> Result<bool, String> {
+    let mut headers = HeaderMap::new();
+    insert_header(&mut headers, super::HEADER_MSG_ID, &enriched.id);
+    headers.insert(trace::HEADER, article.context.to_string().as_str());
+    headers.insert(HEADER_SCHEMA, ENRICHED_SCHEMA);
+    headers.insert("Content-Type", "application/json");
+    headers.insert(
+        HEADER_SOURCE_SEQUENCE,
+        article.sequence.to_string().as_str(),
+    );
+    let publish = async {
+        let ack = shared
+            .js
+            .publish_with_headers(
+                shared.settings.output_subject.clone(),
+                headers,
+                Bytes::from(enriched.record.clone()),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        ack.await.map_err(|e| e.to_string())
+    };
+    let ack = tokio::time::timeout(PUBLISH_TIMEOUT, publish)
+        .instrument(tracing::debug_span!("publish", subject = %shared.settings.output_subject))
+        .await
+        .map_err(|_| format!("no publish ack within {PUBLISH_TIMEOUT:?}"))??;
+    Ok(ack.duplicate)
+}
+
+/// A transient failure: nak with a growing delay, or dead-letter on the last delivery.
+async fn retry_or_dead_letter(
+    shared: &Shared,
+    article: &Article,
+    rejection: Rejection,
+    error: &str,
+) {
+    if article.delivered >= shared.settings.max_deliver {
+        tracing::warn!(error, "Last delivery failed; dead-lettering");
+        dead_letter(shared, article, &rejection).await;
+    } else {
+        tracing::warn!(error, "Transient failure; the article will be retried");
+        nak(shared, article, Some(retry_delay(article.delivered))).await;
+    }
+}
+
+fn retry_delay(delivered: i64) -> Duration {
+    let exponent = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
+    Duration::from_secs(1 << exponent).min(MAX_RETRY_DELAY)
+}
+
+async fn nak(shared: &Shared, article: &Article, delay: Option<Duration>) {
+    Stats::bump(&shared.stats.retried);
+    if let Err(e) = article.acker.ack_with(AckKind::Nak(delay)).await {
+        // Without the nak the server redelivers after the ack wait: slower, never lost.
+        tracing::warn!(error = %e, "Nak failed");
+    }
+}
+
+/// Stores the original payload on the DLQ with its reason, then terminates the input. If the
+/// dead letter cannot be stored the input is nak'ed instead: nothing is dropped unrecorded.
+async fn dead_letter(shared: &Shared, article: &Article, rejection: &Rejection) {
+    let attempts = if article.delivered >= shared.settings.max_deliver {
+        LAST_DELIVERY_DLQ_ATTEMPTS
+    } else {
+        1
+    };
+    let mut last_error = String::new();
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            tokio::time::sleep(retry_delay(i64::from(attempt))).await;
+        }
+        match publish_dead_letter(shared, article, rejection).await {
+            Ok(()) => {
+                if let Err(e) = article.acker.ack_with(AckKind::Term).await {
+                    tracing::warn!(error = %e, "Term failed after the dead letter was stored");
+                }
+                Stats::bump(&shared.stats.dead_lettered);
+                return;
+            }
+            Err(e) => last_error = e,
+        }
+    }
+    tracing::error!(error = %last_error, "Storing the dead letter failed; nak'ing");
+    nak(shared, article, Some(retry_delay(article.delivered))).await;
+}
+
+async fn publish_dead_letter(
+    shared: &Shared,
+    article: &Article,
+    rejection: &Rejection,
+) -> Result<(), String> {
+    let mut headers = HeaderMap::new();
+    // One dead letter per input message, however often it is delivered.
+    let dedup = format!("dlq-{}", article.sequence);
+    headers.insert(super::HEADER_MSG_ID, dedup.as_str());
+    insert_header(&mut headers, HEADER_ERROR, &rejection.message);
+    headers.insert(HEADER_ERROR_KIND, rejection.kind);
+    headers.insert(
+        HEADER_SOURCE_SEQUENCE,
+        article.sequence.to_string().as_str(),
+    );
+    headers.insert(HEADER_DELIVERY, article.delivered.to_string().as_str());
+    headers.insert(trace::HEADER, article.context.to_string().as_str());
+    if let Some(id) = &rejection.id {
+        insert_header(&mut headers, "Lede-Article-Id", id);
+    }
+    let publish = async {
+        let ack = shared
+            .js
+            .publish_with_headers(
+                shared.settings.dlq_subject.clone(),
+                headers,
+                article.payload.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        ack.await.map_err(|e| e.to_string())
+    };
+    tokio::time::timeout(PUBLISH_TIMEOUT, publish)
+        .instrument(tracing::debug_span!("publish", subject = %shared.settings.dlq_subject))
+        .await
+        .map_err(|_| format!("no publish ack within {PUBLISH_TIMEOUT:?}"))??;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_grows_and_is_capped() {
+        assert_eq!(retry_delay(1), Duration::from_secs(1));
+        assert_eq!(retry_delay(2), Duration::from_secs(2));
+        assert_eq!(retry_delay(4), Duration::from_secs(8));
+        assert_eq!(retry_delay(100), Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,274 @@
+//! NATS transport: connecting, provisioning streams, the worker loops and the publisher.
+//!
+//! The JetStream worker ([`jetstream::run`]) is the default: one durable pull consumer shared by
+//! every replica, explicit acks sent only after the output is stored. The core worker
+//! ([`core::run`]) is a queue-group subscription for lowest latency with no delivery guarantee.
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self as nats_js, consumer, stream};
+
+use crate::config::NatsArgs;
+
+pub mod core;
+pub mod jetstream;
+pub mod publish;
+pub mod trace;
+
+/// JetStream's deduplication header: the output stream stores one record per article id.
+pub const HEADER_MSG_ID: &str = "Nats-Msg-Id";
+/// Header naming why an article was dead-lettered (a sentence for people).
+pub const HEADER_ERROR: &str = "Lede-Error";
+/// Header naming the kind of rejection (`invalid_json`, `stage_failed`, …).
+pub const HEADER_ERROR_KIND: &str = "Lede-Error-Kind";
+/// Header with the input's stream sequence, on outputs and dead letters.
+pub const HEADER_SOURCE_SEQUENCE: &str = "Lede-Source-Sequence";
+/// Header with the delivery attempt that produced a dead letter.
+pub const HEADER_DELIVERY: &str = "Lede-Delivery";
+/// Header with the record schema, on outputs.
+pub const HEADER_SCHEMA: &str = "Lede-Schema";
+
+/// How long the input stream keeps raw articles that no worker has acked yet.
+const INPUT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long enriched records stay in their stream for downstream consumers.
+const OUTPUT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long dead letters stay for inspection and replay.
+const DLQ_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Duplicate window of the input stream (deduplicates republished raw articles).
+const INPUT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Why the transport could not start or went on failing.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// Could not reach the broker.
+    #[error("cannot connect to NATS at {url}: {message}")]
+    Connect {
+        /// Server URL(s).
+        url: String,
+        /// The client's error.
+        message: String,
+    },
+    /// Streams or the consumer are missing or could not be created.
+    #[error("{0}")]
+    Setup(String),
+    /// The consumer stopped delivering for good (deleted, for example).
+    #[error("consuming failed: {0}")]
+    Consume(String),
+}
+
+/// Connects to NATS with lede's client name, retrying the first connection and reconnecting
+/// forever after (a broker restart is ridden out, not fatal).
+///
+/// # Errors
+/// [`TransportError::Connect`] when the URL is unusable.
+pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, TransportError> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .event_callback(|event| async move {
+            match event {
+                async_nats::Event::Connected => tracing::info!("Connected to NATS"),
+                async_nats::Event::Disconnected => tracing::warn!("Disconnected from NATS"),
+                other => tracing::info!(event = %other, "NATS event"),
+            }
+        })
+        .connect(url)
+        .await
+        .map_err(|e| TransportError::Connect {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })
+}
+
+/// The three streams lede uses, created or checked.
+#[derive(Debug, Clone)]
+pub struct Topology {
+    /// Input stream (raw articles).
+    pub input: stream::Stream,
+}
+
+/// Creates the three streams when missing (`ensure`), or checks that they exist.
+///
+/// # Errors
+/// [`TransportError::Setup`] naming what is missing and how to provision it.
+pub async fn streams(js: &nats_js::Context, nats: &NatsArgs) -> Result<Topology, TransportError> {
+    let input = stream_or_create(
+        js,
+        nats.ensure_streams,
+        stream::Config {
+            name: nats.input_stream.clone(),
+            subjects: vec![nats.input_subject.clone()],
+            // The stream is the backlog: an acked or terminated article leaves it.
+            retention: stream::RetentionPolicy::WorkQueue,
+            storage: stream::StorageType::File,
+            max_age: INPUT_MAX_AGE,
+            duplicate_window: INPUT_DUPLICATE_WINDOW,
+            ..Default::default()
+        },
+    )
+    .await?;
+    stream_or_create(
+        js,
+        nats.ensure_streams,
+        stream::Config {
+            name: nats.output_stream.clone(),
+            subjects: vec![nats.output_subject.clone()],
+            storage: stream::StorageType::File,
+            max_age: OUTPUT_MAX_AGE,
+            duplicate_window: nats.duplicate_window,
+            ..Default::default()
+        },
+    )
+    .await?;
+    stream_or_create(
+        js,
+        nats.ensure_streams,
+        stream::Config {
+            name: nats.dlq_stream.clone(),
+            subjects: vec![nats.dlq_subject.clone()],
+            storage: stream::StorageType::File,
+            max_age: DLQ_MAX_AGE,
+            duplicate_window: nats.duplicate_window,
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(Topology { input })
+}
+
+async fn stream_or_create(
+    js: &nats_js::Context,
+    ensure: bool,
+    config: stream::Config,
+) -> Result<stream::Stream, TransportError> {
+    let name = config.name.clone();
+    let subject = config.subjects.join(", ");
+    if ensure {
+        js.get_or_create_stream(config).await.map_err(|e| {
+            TransportError::Setup(format!("cannot create stream {name} over {subject}: {e}"))
+        })
+    } else {
+        js.get_stream(&name).await.map_err(|e| {
+            TransportError::Setup(format!(
+                "stream {name} over {subject} is not available ({e}); provision it (README \"Deploy\") or run with --ensure-streams=true"
+            ))
+        })
+    }
+}
+
+/// The consumer settings every replica shares.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// Durable name.
+    pub name: String,
+    /// Subject filter (the input subject).
+    pub filter_subject: String,
+    /// Ack wait (the first redelivery delay).
+    pub ack_wait: Duration,
+    /// Delivery attempts.
+    pub max_deliver: i64,
+    /// Un-acked messages across all replicas.
+    pub max_ack_pending: i64,
+}
+
+impl ConsumerSettings {
+    /// The JetStream consumer configuration.
+    pub fn config(&self) -> consumer::pull::Config {
+        consumer::pull::Config {
+            durable_name: Some(self.name.clone()),
+            filter_subject: self.filter_subject.clone(),
+            ack_policy: consumer::AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+            backoff: backoff(self.ack_wait, self.max_deliver),
+            max_ack_pending: self.max_ack_pending,
+            ..Default::default()
+        }
+    }
+}
+
+/// Redelivery delays for unacknowledged deliveries: the ack wait, then doubling. A worker that
+/// is alive sends progress acks, so these only pace redelivery after a crash or a lost ack.
+fn backoff(ack_wait: Duration, max_deliver: i64) -> Vec<Duration> {
+    let steps = usize::try_from(max_deliver.clamp(1, 8)).unwrap_or(1);
+    (0..steps)
+        .map(|i| ack_wait.saturating_mul(1 << i.min(4)))
+        .collect()
+}
+
+/// Creates or updates the durable consumer (`ensure`), or binds to the provisioned one.
+///
+/// # Errors
+/// [`TransportError::Setup`] when the consumer is missing or cannot be created.
+pub async fn consumer(
+    input: &stream::Stream,
+    settings: &ConsumerSettings,
+    ensure: bool,
+) -> Result<consumer::PullConsumer, TransportError> {
+    let stream_name = input.cached_info().config.name.clone();
+    if ensure {
+        input.create_consumer(settings.config()).await.map_err(|e| {
+            TransportError::Setup(format!(
+                "cannot create or update consumer {} on stream {stream_name}: {e}",
+                settings.name
+            ))
+        })
+    } else {
+        let consumer: consumer::PullConsumer =
+            input.get_consumer(&settings.name).await.map_err(|e| {
+                TransportError::Setup(format!(
+                    "consumer {} on stream {stream_name} is not available ({e}); provision it (README \"Deploy\") or run with --ensure-streams=true",
+                    settings.name
+                ))
+            })?;
+        let max_deliver = consumer.cached_info().config.max_deliver;
+        if max_deliver < 1 {
+            tracing::warn!(
+                consumer = %settings.name,
+                "Provisioned consumer has unlimited max_deliver: a poison article would be redelivered forever"
+            );
+        }
+        Ok(consumer)
+    }
+}
+
+/// Puts `value` in a header, with characters NATS headers cannot carry replaced.
+pub(crate) fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    let clean: String = value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    headers.insert(name, clean.as_str());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_starts_at_ack_wait_and_never_exceeds_max_deliver() {
+        let b = backoff(Duration::from_secs(30), 5);
+        assert_eq!(b.len(), 5);
+        assert_eq!(b[0], Duration::from_secs(30));
+        assert_eq!(b[1], Duration::from_secs(60));
+        assert_eq!(backoff(Duration::from_secs(1), 1).len(), 1);
+    }
+
+    #[test]
+    fn consumer_config_bounds_redelivery() {
+        let c = ConsumerSettings {
+            name: "lede".into(),
+            filter_subject: "articles.raw".into(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            max_ack_pending: 1024,
+        }
+        .config();
+        assert_eq!(c.max_deliver, 5);
+        assert_eq!(c.durable_name.as_deref(), Some("lede"));
+        assert!(matches!(c.ack_policy, consumer::AckPolicy::Explicit));
+        assert!(!c.backoff.is_empty() && c.backoff.len() <= 5);
+    }
+}
