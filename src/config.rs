@@ -76,6 +76,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Measure articles/s through a local broker and through `lede process`.
     Bench(BenchArgs),
+    /// Print records of the output (or dead-letter) stream, from the start, as JSONL.
+    Tail(TailArgs),
 }
 
 /// Which stages run and how.
@@ -324,4 +326,21 @@ pub struct BenchArgs {
     /// Pipeline settings of the "all stages" measurement.
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+}
+
+/// `lede tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Broker settings.
+    #[command(flatten)]
+    pub nats: NatsArgs,
+    /// Read the dead-letter stream instead (prints each error with its payload).
+    #[arg(long)]
+    pub dlq: bool,
+    /// Stop after this many records (default: what the stream holds now).
+    #[arg(long)]
+    pub count: Option<usize>,
+    /// Give up waiting for records after this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub timeout: Duration,
 }

@@ -9,7 +9,8 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use lede::config::{
-    BenchArgs, Cli, Command, PipelineArgs, ProcessArgs, PublishArgs, TransportKind, WorkerArgs,
+    BenchArgs, Cli, Command, PipelineArgs, ProcessArgs, PublishArgs, TailArgs, TransportKind,
+    WorkerArgs,
 };
 use lede::pipeline::{self, Pipeline};
 use lede::transport::{self, ConsumerSettings};
@@ -46,6 +47,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Process(args) => process(args).await,
         Command::Publish(args) => publish(args).await,
         Command::Bench(args) => bench(args).await,
+        Command::Tail(args) => tail(args).await,
     }
 }
 
@@ -229,6 +231,33 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             row.seconds,
             row.rate()
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let client = transport::connect(&args.nats.nats_url, "lede-tail").await?;
+    let js = async_nats::jetstream::new(client);
+    let stream = if args.dlq {
+        &args.nats.dlq_stream
+    } else {
+        &args.nats.output_stream
+    };
+    let records = transport::tail::read(&js, stream, args.count, args.timeout).await?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for record in records {
+        if let Some((kind, reason)) = &record.error {
+            let line = serde_json::json!({
+                "error_kind": kind,
+                "error": reason,
+                "payload": String::from_utf8_lossy(&record.payload),
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            out.write_all(&record.payload)?;
+            out.write_all(b"\n")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use tracing_subscriber::fmt::format::FmtSpan;
 use crate::config::LogFormat;
 
 /// The filter when `RUST_LOG` is unset.
-const DEFAULT_FILTER: &str = "info";
+const DEFAULT_FILTER: &str = "info,async_nats=warn";
 
 /// Installs the global subscriber, writing to stderr (stdout carries `lede process` output).
 ///

@@ -14,6 +14,7 @@ use crate::config::NatsArgs;
 pub mod core;
 pub mod jetstream;
 pub mod publish;
+pub mod tail;
 pub mod trace;
 
 /// JetStream's deduplication header: the output stream stores one record per article id.
