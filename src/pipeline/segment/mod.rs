@@ -1,0 +1,2 @@
+//! The `segment` stage.
+pub mod sentences;

@@ -1,0 +1,401 @@
+//! Sentence boundaries inside one paragraph: Wikimedia's `sentencex` plus news rules.
+//!
+//! Why `sentencex`: it is a maintained, fast, rule-based segmenter (abbreviation lists, name
+//! initials, quote and parenthesis ranges, sentence-starter words) that already passes most of
+//! the English Golden Rules and handles news abbreviations ("Brig. Gen.", "U.S.", "Jan. 5").
+//! This module runs it on stretches of one paragraph and adds what it lacks, in two passes:
+//!
+//! 1. **Cuts** it cannot see, found before it runs: a line break that does not clearly continue
+//!    the line, inline list items (`1. … 2. …`, `a. … b. …`, `• 9. … • 10. …`), a word's
+//!    closing period before a 4-dot ellipsis, `…` before a capitalised word, a parenthesised
+//!    sentence closed by `?)` or `.)` before a capital, an emoticon before a capital.
+//! 2. **Joins** of boundaries it should not have made: after a bare list marker ("1."), after a
+//!    title that always precedes a name ("Ft.", "Gen.", "Sen."), after "a.m."/"p.m." before a
+//!    weekday, month or time zone, before a lone emoticon, and after a dateline
+//!    ("TEHRAN (Reuters) -") that stands alone.
+//!
+//! A join never undoes a cut. Sentences come out as byte spans trimmed of whitespace; they tile
+//! the non-whitespace content of the input in order.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use sentencex::languages::{English, Language};
+
+use crate::pipeline::Span;
+
+/// Titles that precede a name and never end an English news sentence ("Ft. Bragg",
+/// "Brig. Gen. Hatami"). Compared case-sensitively, without the period.
+const NAME_TITLES: &[&str] = &[
+    "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Gen", "Brig", "Lt", "Col", "Maj", "Capt", "Cmdr",
+    "Adm", "Sgt", "Cpl", "Pvt", "Gov", "Sen", "Rep", "Rev", "Msgr", "Fr", "Hon", "Pres", "Supt",
+    "Insp", "Det", "Ft", "Mt", "Atty", "Gens", "Sens", "Reps", "Revs",
+];
+
+/// Words after "a.m."/"p.m." that continue the sentence ("10 a.m. Tuesday", "9 p.m. EST").
+const AFTER_CLOCK: &[&str] = &[
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+    "ET",
+    "EST",
+    "EDT",
+    "CT",
+    "CST",
+    "CDT",
+    "MT",
+    "PT",
+    "PST",
+    "PDT",
+    "GMT",
+    "UTC",
+    "BST",
+    "CET",
+    "local",
+];
+
+/// Emoticons that close the sentence before them rather than open the next one.
+const EMOTICONS: &[&str] = &[
+    ":-)", ":-(", ":-D", ":-P", ";-)", ":)", ":(", ":D", ":P", ":p", ";)", ":/", ":'(", "<3", "^^",
+    "^_^", "xD", "XD",
+];
+
+/// A list marker at the start of a stretch: an optional bullet, then `9.`, `9)`, `a.`, `a)`.
+static LIST_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[•⁃◦▪‣\-\*]\s*)?(?:(\d{1,3})|([a-z]))(?:\.\)|[.)])\s").expect("valid regex")
+});
+
+/// A list marker inside a stretch, after whitespace.
+static LIST_NEXT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\s((?:[•⁃◦▪‣]\s*)?(?:(\d{1,3})|([a-z]))(?:\.\)|[.)]))\s").expect("valid regex")
+});
+
+/// A bullet before a marker, after whitespace ("… • 10. The second item").
+static BULLET_NEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\s([•⁃◦▪‣]\s*\d{1,3}[.)])\s").expect("valid regex"));
+
+/// A word's closing period followed by a 4-dot ellipsis and a capital: the period ends the
+/// sentence and ". . ." opens the next (the Chicago convention of golden rule 48).
+static PERIOD_THEN_ELLIPSIS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[^\s.]\.( \. \. \.\s+)[A-Z]").expect("valid regex"));
+
+/// `…` (one character) before a capitalised word other than "I".
+static UNICODE_ELLIPSIS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"…[”’\x22']?(\s+)[A-Z]").expect("valid regex"));
+
+/// A parenthesis closed after a terminator, before a capital: "(… a good thing?) This".
+static PAREN_SENTENCE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[.?!][”’\x22']?\)(\s+)[\x22“‘']?[A-Z]").expect("valid regex"));
+
+/// A run of two or more `?`/`!` ends a sentence even before a lowercase word ("CONCERNED!!! plz").
+static SHOUTED_RUN: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[?!]{2,}(\s+)\p{Ll}").expect("valid regex"));
+
+/// A dateline standing as its own sentence: "TEHRAN (Reuters) -", "WASHINGTON, Jan 5 (AP) —".
+static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Z][A-Z .'’\-]{1,40}(?:,[^()]{1,40})?(?:\s*\([^()]{1,30}\))?\s*[-–—:]+$")
+        .expect("valid regex")
+});
+
+/// Splits one paragraph of `text` into sentence spans (bytes into `text`), in order, trimmed of
+/// whitespace, tiling its non-whitespace content.
+///
+/// ```
+/// use lede::pipeline::segment::sentences::split;
+/// let text = "Brig. Gen. Amir Hatami spoke in Baghdad. “We won,” he said.";
+/// let got: Vec<&str> = split(text).iter().map(|s| &text[s.start..s.end]).collect();
+/// assert_eq!(got, ["Brig. Gen. Amir Hatami spoke in Baghdad.", "“We won,” he said."]);
+/// ```
+pub fn split(text: &str) -> Vec<Span> {
+    let cuts = cuts(text);
+    let mut spans: Vec<(Span, bool)> = Vec::new();
+    let mut bounds = Vec::with_capacity(cuts.len() + 2);
+    bounds.push(0);
+    bounds.extend(cuts);
+    bounds.push(text.len());
+    for w in bounds.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        let mut first = true;
+        for b in (English {}).get_sentence_boundaries(&text[from..to]) {
+            if let Some(span) = trimmed(text, from + b.start_byte, from + b.end_byte) {
+                // A stretch's first sentence starts at a cut, which no join may undo.
+                spans.push((span, first));
+                first = false;
+            }
+        }
+    }
+    join(text, spans)
+}
+
+/// The span of `text[start..end]` without surrounding whitespace, if anything is left.
+fn trimmed(text: &str, start: usize, end: usize) -> Option<Span> {
+    let s = &text[start..end];
+    let t = s.trim_start();
+    let start = start + (s.len() - t.len());
+    let t = t.trim_end();
+    (!t.is_empty()).then(|| Span::new(start, start + t.len()))
+}
+
+/// Byte offsets where a sentence must start, sorted, each at a non-whitespace char.
+fn cuts(text: &str) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    line_cuts(text, &mut cuts);
+    list_cuts(text, &mut cuts);
+    for m in PERIOD_THEN_ELLIPSIS.captures_iter(text) {
+        if let Some(g) = m.get(1) {
+            cuts.push(g.start() + 1);
+        }
+    }
+    for re in [&*UNICODE_ELLIPSIS, &*PAREN_SENTENCE] {
+        for m in re.captures_iter(text) {
+            if let (Some(ws), Some(all)) = (m.get(1), m.get(0)) {
+                let next = &text[ws.end()..];
+                if next.starts_with("I ") || next.starts_with("I’") || next.starts_with("I'") {
+                    continue;
+                }
+                if std::ptr::eq(re, &*PAREN_SENTENCE) && !paren_opens_sentence(text, all.start())
+                {
+                    continue;
+                }
+                cuts.push(ws.end());
+            }
+        }
+    }
+    for m in SHOUTED_RUN.captures_iter(text) {
+        if let Some(ws) = m.get(1) {
+            cuts.push(ws.end());
+        }
+    }
+    emoticon_cuts(text, &mut cuts);
+    cuts.retain(|&c| c > 0 && c < text.len());
+    cuts.sort_unstable();
+    cuts.dedup();
+    cuts
+}
+
+/// True when the `(` matching the `)` just after `close` opens a sentence: it stands at the
+/// start of the text or after a terminator, so the parenthesis is a sentence of its own.
+fn paren_opens_sentence(text: &str, close: usize) -> bool {
+    let Some(open) = text[..close].rfind('(') else {
+        return false;
+    };
+    if text[open..close].contains(')') {
+        return false;
+    }
+    let before = text[..open].trim_end();
+    before.is_empty() || before.ends_with(['.', '?', '!', '"', '”', '’'])
+}
+
+/// A line break ends the sentence unless the next line clearly continues the line before it.
+fn line_cuts(text: &str, cuts: &mut Vec<usize>) {
+    let mut offset = 0;
+    let mut prev: Option<&str> = None;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim();
+        if !body.is_empty() {
+            if let Some(prev) = prev
+                && !continues(prev, body)
+            {
+                cuts.push(offset + (line.len() - line.trim_start().len()));
+            }
+            prev = Some(body);
+        }
+        offset += line.len();
+    }
+}
+
+/// True when `next` (a trimmed line) continues `prev` (the trimmed line before it): it starts
+/// in lowercase, with a digit or with continuing punctuation, or `prev` ends mid-phrase and is
+/// long enough to be a wrapped line rather than a headline.
+pub(crate) fn continues(prev: &str, next: &str) -> bool {
+    let Some(first) = next.chars().next() else {
+        return true;
+    };
+    if first.is_lowercase() || first.is_ascii_digit() || matches!(first, ',' | ';' | ')' | '%')
+    {
+        return true;
+    }
+    let Some(last) = prev.chars().next_back() else {
+        return false;
+    };
+    if matches!(last, ',' | ';' | '(' | '-' | '–' | '—' | '&' | '/') {
+        return true;
+    }
+    // A long line that stops mid-phrase was wrapped; a short one is a headline or a label.
+    last.is_alphanumeric() && prev.chars().count() >= 50 && !is_terminal(last)
+}
+
+fn is_terminal(c: char) -> bool {
+    matches!(c, '.' | '?' | '!' | '…' | '"' | '”' | '’' | ':')
+}
+
+/// Cuts before each inline list item when the stretch opens with a list marker and the
+/// following markers continue its sequence (`1. … 2. …`, `a. … b. …`).
+fn list_cuts(text: &str, cuts: &mut Vec<usize>) {
+    for m in BULLET_NEXT.captures_iter(text) {
+        if let Some(g) = m.get(1) {
+            cuts.push(g.start());
+        }
+    }
+    let Some(first) = LIST_START.captures(text) else {
+        return;
+    };
+    let value = |num: Option<regex::Match<'_>>, letter: Option<regex::Match<'_>>| -> Option<u32> {
+        match (num, letter) {
+            (Some(n), _) => n.as_str().parse().ok(),
+            (None, Some(l)) => l.as_str().chars().next().map(|c| u32::from(c) - u32::from('a') + 1),
+            _ => None,
+        }
+    };
+    let numeric = first.get(1).is_some();
+    let Some(mut expect) = value(first.get(1), first.get(2)).map(|v| v + 1) else {
+        return;
+    };
+    for m in LIST_NEXT.captures_iter(text) {
+        if m.get(2).is_some() != numeric {
+            continue;
+        }
+        if value(m.get(2), m.get(3)) == Some(expect)
+            && let Some(g) = m.get(1)
+        {
+            cuts.push(g.start());
+            expect += 1;
+        }
+    }
+}
+
+/// Cuts after an emoticon that closes a sentence before a capitalised word ("… :) They were").
+fn emoticon_cuts(text: &str, cuts: &mut Vec<usize>) {
+    for e in EMOTICONS {
+        for (at, _) in text.match_indices(e) {
+            let end = at + e.len();
+            let before_ok = text[..at].ends_with(char::is_whitespace);
+            let rest = &text[end..];
+            let after = rest.trim_start();
+            if before_ok
+                && after.len() < rest.len()
+                && after.chars().next().is_some_and(char::is_uppercase)
+            {
+                cuts.push(end + (rest.len() - after.len()));
+            }
+        }
+    }
+}
+
+/// Joins sentences that `sentencex` split where news text does not end one. `spans` carry
+/// whether they start at a cut, which is never joined away.
+fn join(text: &str, spans: Vec<(Span, bool)>) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (span, at_cut) in spans {
+        if let Some(prev) = out.last_mut()
+            && !at_cut
+            && (prev.end == span.start
+                || should_join(&text[prev.start..prev.end], &text[span.start..span.end]))
+        {
+            prev.end = span.end;
+            continue;
+        }
+        out.push(span);
+    }
+    // An emoticon alone belongs to the sentence before it, even across a cut.
+    let mut merged: Vec<Span> = Vec::with_capacity(out.len());
+    for span in out {
+        if let Some(prev) = merged.last_mut()
+            && EMOTICONS.contains(&&text[span.start..span.end])
+            && !text[prev.end..span.start].contains('\n')
+        {
+            prev.end = span.end;
+            continue;
+        }
+        merged.push(span);
+    }
+    merged
+}
+
+/// True when a boundary between `prev` and `next` is not a sentence end.
+fn should_join(prev: &str, next: &str) -> bool {
+    // A bare list marker ("1.", "a.", "⁃9.") belongs with its item.
+    if LIST_START.is_match(&format!("{prev} ")) && prev.chars().count() <= 6 {
+        return true;
+    }
+    if DATELINE.is_match(prev) {
+        return true;
+    }
+    // An ellipsis alone (". . .") opens the sentence after it.
+    if prev.chars().all(|c| matches!(c, '.' | ' ' | '…')) {
+        return true;
+    }
+    // `sentencex` also ends list items that have no terminator ("for (a) X, (b) Y"); in running
+    // text only punctuation ends a sentence (lists at the start of a stretch are cut before).
+    if !prev.ends_with(is_terminal) && !prev.ends_with(')') {
+        return true;
+    }
+    let Some(head) = prev.strip_suffix('.') else {
+        return false;
+    };
+    let last = head
+        .rsplit(|c: char| c.is_whitespace() || c == '(' || c == '“' || c == '"')
+        .next()
+        .unwrap_or_default();
+    let next_word = next
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default();
+    if NAME_TITLES.contains(&last) && next.starts_with(char::is_uppercase) {
+        return true;
+    }
+    matches!(last, "a.m" | "p.m") && AFTER_CLOCK.contains(&next_word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sents(text: &str) -> Vec<&str> {
+        split(text).iter().map(|s| &text[s.start..s.end]).collect()
+    }
+
+    #[test]
+    fn continuation_of_a_wrapped_line_is_not_a_cut() {
+        assert_eq!(
+            sents("The minister said the talks\nwould go on. They did."),
+            ["The minister said the talks\nwould go on.", "They did."]
+        );
+    }
+
+    #[test]
+    fn headline_line_is_its_own_sentence() {
+        assert_eq!(
+            sents("Iran and Iraq sign deal\nThe two ministers met."),
+            ["Iran and Iraq sign deal", "The two ministers met."]
+        );
+    }
+}
