@@ -117,7 +117,7 @@ static PAREN_SENTENCE: LazyLock<Regex> =
 
 /// A run of two or more `?`/`!` ends a sentence even before a lowercase word ("CONCERNED!!! plz").
 static SHOUTED_RUN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[?!]{2,}(\s+)\p{Ll}").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"[?!]{2,}(\s+)[\p{Ll}\p{Lu}]").expect("valid regex"));
 
 /// A dateline standing as its own sentence: "TEHRAN (Reuters) -", "WASHINGTON, Jan 5 (AP) —".
 static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -141,11 +141,18 @@ pub fn split(text: &str) -> Vec<Span> {
     bounds.push(0);
     bounds.extend(cuts);
     bounds.push(text.len());
+    let masked = mask_quotes(text);
     for w in bounds.windows(2) {
         let (from, to) = (w[0], w[1]);
         let mut first = true;
-        for b in (English {}).get_sentence_boundaries(&text[from..to]) {
-            if let Some(span) = trimmed(text, from + b.start_byte, from + b.end_byte) {
+        let mut start = from;
+        let found = (English {}).get_sentence_boundaries(&masked[from..to]);
+        let n = found.len();
+        for (i, b) in found.into_iter().enumerate() {
+            let end = if i + 1 == n { to } else { reclaim_opening_quote(text, from + b.end_byte, start) };
+            let span = trimmed(text, start, end);
+            start = end;
+            if let Some(span) = span {
                 // A stretch's first sentence starts at a cut, which no join may undo.
                 spans.push((span, first));
                 first = false;
@@ -153,6 +160,38 @@ pub fn split(text: &str) -> Vec<Span> {
         }
     }
     join(text, spans)
+}
+
+/// `text` with double quotes blanked (same byte length), so that `sentencex` neither skips
+/// the sentences inside a long quotation nor mispairs quotes across paragraphs.
+fn mask_quotes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '“' | '”' => out.push_str("   "),
+            '"' => out.push(' '),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Moves a boundary at `at` back over whitespace before an opening quote, so the quote opens
+/// the next sentence instead of closing the last one; never before `floor`.
+fn reclaim_opening_quote(text: &str, at: usize, floor: usize) -> usize {
+    let head = text[floor..at].trim_end();
+    let end = floor + head.len();
+    let quote = if head.ends_with('“') {
+        Some(end - '“'.len_utf8())
+    } else if head.ends_with('"') {
+        Some(end - 1)
+    } else {
+        None
+    };
+    match quote {
+        Some(q) if text[floor..q].ends_with(char::is_whitespace) => q,
+        _ => at,
+    }
 }
 
 /// The span of `text[start..end]` without surrounding whitespace, if anything is left.
@@ -347,6 +386,10 @@ fn should_join(prev: &str, next: &str) -> bool {
         return true;
     }
     if DATELINE.is_match(prev) {
+        return true;
+    }
+    // Quoted speech goes on with its speech verb: "This is great." she said.
+    if prev.ends_with(['"', '”']) && next.starts_with(char::is_lowercase) {
         return true;
     }
     // An ellipsis alone (". . .") opens the sentence after it.
