@@ -289,7 +289,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["delay"];
+pub const STAGE_NAMES: &[&str] = &["delay", "segment"];
 
 /// Settings the stages are built from (a slice of the worker's config).
 #[derive(Debug, Clone, Default)]
@@ -343,6 +343,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
             "delay" => Arc::new(delay::Delay::new(options.delay)),
+            "segment" => Arc::new(segment::Segment::new()),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

@@ -1,2 +1,120 @@
-//! The `segment` stage.
+//! The `segment` stage: paragraphs, sentences and (when a tokenizer is loaded) spaCy tokens.
+//!
+//! Paragraphs come from line structure ([`paragraphs`]), sentences from a rule-based
+//! segmenter run on each paragraph ([`sentences`]). Sentence boundaries are then snapped to
+//! token boundaries, so that no token straddles two sentences.
+
+pub mod paragraphs;
 pub mod sentences;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::pipeline::{Document, Sentence, Span, Stage, StageError, Token};
+
+/// A dateline opening the first paragraph: a capitalised place, optional date or agency in
+/// parentheses, then a dash ("TEHRAN (Reuters) -", "WASHINGTON, Jan. 5 (AP) —").
+static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^\p{Lu}[\p{Lu} .'’\-]{1,40}(?:,[^()\n]{1,40}?)?(?:\s*\([^()\n]{1,30}\))?\s*(?:-{1,2}|–|—)\s",
+    )
+    .expect("valid regex")
+});
+
+/// The segment stage.
+#[derive(Debug, Default, Clone)]
+pub struct Segment {}
+
+impl Segment {
+    /// A segment stage.
+    pub fn new() -> Self {
+        Self {}
+    }
+}
+
+impl Stage for Segment {
+    fn name(&self) -> &'static str {
+        "segment"
+    }
+
+    fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+        segment(doc);
+        Ok(())
+    }
+}
+
+/// Fills `doc.paragraphs`, `doc.sentences` and, when absent, `doc.dateline`; snaps sentences
+/// to `doc.tokens` when they are filled.
+pub fn segment(doc: &mut Document) {
+    doc.paragraphs = paragraphs::split(&doc.text);
+    doc.sentences.clear();
+    for (index, para) in doc.paragraphs.iter().enumerate() {
+        let body = &doc.text[para.start..para.end];
+        doc.sentences
+            .extend(sentences::split(body).into_iter().map(|s| Sentence {
+                span: Span::new(para.start + s.start, para.start + s.end),
+                paragraph: index,
+            }));
+    }
+    if !doc.tokens.is_empty() {
+        doc.sentences = snap_to_tokens(&doc.text, &doc.paragraphs, &doc.sentences, &doc.tokens);
+    }
+    if doc.dateline.is_none() {
+        doc.dateline = find_dateline(&doc.text, doc.paragraphs.first().copied());
+    }
+}
+
+/// The dateline at the start of `first` (the first paragraph), without its trailing space.
+fn find_dateline(text: &str, first: Option<Span>) -> Option<Span> {
+    let para = first?;
+    let m = DATELINE.find(&text[para.start..para.end])?;
+    let head = text[para.start..para.start + m.end()].trim_end();
+    Some(Span::new(para.start, para.start + head.len()))
+}
+
+/// Moves every sentence start that falls inside a token to that token's start (or, when that
+/// would empty the sentence before, to its end), so no token straddles two sentences. The
+/// sentences are rebuilt from the snapped starts: still trimmed, ordered and tiling each
+/// paragraph. `tokens` must be sorted and non-overlapping (spaCy's are).
+pub fn snap_to_tokens(
+    text: &str,
+    paragraphs: &[Span],
+    sentences: &[Sentence],
+    tokens: &[Token],
+) -> Vec<Sentence> {
+    let mut out = Vec::with_capacity(sentences.len());
+    let mut rest = sentences;
+    for (index, para) in paragraphs.iter().enumerate() {
+        let n = rest.iter().take_while(|s| s.paragraph == index).count();
+        let (mine, tail) = rest.split_at(n);
+        rest = tail;
+        let mut starts = vec![para.start];
+        for s in mine.iter().skip(1) {
+            let mut cut = s.span.start;
+            let k = tokens.partition_point(|t| t.span.end <= cut);
+            if let Some(t) = tokens.get(k)
+                && t.span.start < cut
+            {
+                let last = starts.last().copied().unwrap_or(para.start);
+                cut = if t.span.start > last { t.span.start } else { t.span.end };
+            }
+            if cut > starts.last().copied().unwrap_or(para.start) && cut < para.end {
+                starts.push(cut);
+            }
+        }
+        starts.push(para.end);
+        for w in starts.windows(2) {
+            let body = &text[w[0]..w[1]];
+            let lead = body.len() - body.trim_start().len();
+            let t = body.trim();
+            if !t.is_empty() {
+                out.push(Sentence {
+                    span: Span::new(w[0] + lead, w[0] + lead + t.len()),
+                    paragraph: index,
+                });
+            }
+        }
+    }
+    out
+}

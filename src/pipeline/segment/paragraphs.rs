@@ -1,0 +1,144 @@
+//! Paragraph boundaries: blank lines always, single line breaks when the lines read as
+//! separate paragraphs.
+//!
+//! Blank lines (empty or whitespace-only) always separate paragraphs; HTML comes out of the
+//! clean stage that way. News scrapes, the seed article among them, often put a single `\n`
+//! between paragraphs, so inside a block of consecutive lines each line starts a paragraph of
+//! its own, unless it continues the line before (it starts in lowercase or with a digit, or the
+//! line before stops mid-phrase after 50 or more characters, see
+//! [`sentences::continues`](super::sentences)), or the whole block is hard-wrapped text (three
+//! or more lines of similar length, the longest 50 to 100 characters, broken mostly
+//! mid-sentence), where line breaks mean
+//! nothing.
+
+use crate::pipeline::Span;
+
+use super::sentences::continues;
+
+/// The shortest longest-line, in chars, of hard-wrapped text.
+const MIN_WRAP_WIDTH: usize = 50;
+/// The longest line, in chars, that hard-wrapped text is taken to have.
+const MAX_WRAP_WIDTH: usize = 100;
+
+/// Splits `text` into paragraph spans (bytes), in order, trimmed of surrounding whitespace,
+/// tiling its non-blank text.
+///
+/// ```
+/// use lede::pipeline::segment::paragraphs::split;
+/// let text = "Iran and Iraq sign deal\n\nThe ministers met.\nThey signed it.\n";
+/// let got: Vec<&str> = split(text).iter().map(|p| &text[p.start..p.end]).collect();
+/// assert_eq!(got, ["Iran and Iraq sign deal", "The ministers met.", "They signed it."]);
+/// ```
+pub fn split(text: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut block: Vec<Span> = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim();
+        if body.is_empty() {
+            flush(text, &mut block, &mut out);
+        } else {
+            let start = offset + (line.len() - line.trim_start().len());
+            block.push(Span::new(start, start + body.len()));
+        }
+        offset += line.len();
+    }
+    flush(text, &mut block, &mut out);
+    out
+}
+
+/// Turns one block of consecutive non-blank lines into paragraphs.
+fn flush(text: &str, block: &mut Vec<Span>, out: &mut Vec<Span>) {
+    if block.is_empty() {
+        return;
+    }
+    let wrapped = is_hard_wrapped(text, block);
+    let mut current = block[0];
+    for pair in block.windows(2) {
+        let (prev, next) = (pair[0], pair[1]);
+        if wrapped || continues(&text[prev.start..prev.end], &text[next.start..next.end]) {
+            current.end = next.end;
+        } else {
+            out.push(current);
+            current = next;
+        }
+    }
+    out.push(current);
+    block.clear();
+}
+
+/// Text wrapped at a fixed width: three or more lines, the longest between
+/// [`MIN_WRAP_WIDTH`] and [`MAX_WRAP_WIDTH`] chars, every line but the last at least 60% as long
+/// as the longest, and at least half of the line breaks in mid-sentence (a block of
+/// one-paragraph-per-line news has its breaks after sentence ends instead).
+fn is_hard_wrapped(text: &str, lines: &[Span]) -> bool {
+    if lines.len() < 3 {
+        return false;
+    }
+    let widths: Vec<usize> = lines
+        .iter()
+        .map(|l| text[l.start..l.end].chars().count())
+        .collect();
+    let longest = widths.iter().copied().max().unwrap_or(0);
+    let mid_sentence = lines[..lines.len() - 1]
+        .iter()
+        .filter(|l| {
+            !text[l.start..l.end].ends_with(['.', '?', '!', '"', '”', '’', ':', '…'])
+        })
+        .count();
+    (MIN_WRAP_WIDTH..=MAX_WRAP_WIDTH).contains(&longest)
+        && widths[..widths.len() - 1]
+            .iter()
+            .all(|&w| w * 10 >= longest * 6)
+        && mid_sentence * 2 >= lines.len() - 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paras(text: &str) -> Vec<&str> {
+        split(text).iter().map(|p| &text[p.start..p.end]).collect()
+    }
+
+    #[test]
+    fn blank_and_whitespace_only_lines_separate() {
+        assert_eq!(
+            paras("  One.\n \t \nTwo.\n\n\n  Three.  \n"),
+            ["One.", "Two.", "Three."]
+        );
+    }
+
+    #[test]
+    fn single_newline_separates_news_paragraphs() {
+        assert_eq!(
+            paras("Iran’s minister spoke.\n“We won,” he said.\nHeadline Here"),
+            ["Iran’s minister spoke.", "“We won,” he said.", "Headline Here"]
+        );
+    }
+
+    #[test]
+    fn lowercase_continuation_joins() {
+        assert_eq!(
+            paras("The minister said that\nthe talks went well.\nNext paragraph."),
+            ["The minister said that\nthe talks went well.", "Next paragraph."]
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_block_is_one_paragraph() {
+        let text = "The Iranian defence chief said his trip to Iraq comes at a time\n\
+                    when the country is recovering. He added that the ISIS group was\n\
+                    defeated. Iraq owes its victory to the unity of its people and\n\
+                    army.\n\nSecond paragraph.";
+        let got = paras(text);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].ends_with("army."));
+    }
+
+    #[test]
+    fn empty_and_blank_text_have_no_paragraphs() {
+        assert!(split("").is_empty());
+        assert!(split(" \n\t\n  ").is_empty());
+    }
+}
