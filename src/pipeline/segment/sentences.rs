@@ -115,9 +115,35 @@ static UNICODE_ELLIPSIS: LazyLock<Regex> =
 static PAREN_SENTENCE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"[.?!][”’\x22']?\)(\s+)[\x22“‘']?[A-Z]").expect("valid regex"));
 
+/// A lowercase English word that `sentencex` also lists as an abbreviation ("me" for Maine,
+/// "art" for article), before a capital: written in lowercase it is the word, ending the
+/// sentence. The abbreviations themselves are capitalised in news ("Ill.", "Art. 5").
+static WORD_NOT_ABBREVIATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b(?:me|art|ark|arc|cal|con|del|det|fed|hon|ill|ind|ken|loc|mar|may|med|min|miss|no|ok|op|ore|pa|que|re|ref|reg|res|sec|tex|ver|wis|yuk|hr)\.(\s+)\p{Lu}",
+    )
+    .expect("valid regex")
+});
+
+/// A list marker closed by `)` ("(a)", "(C)", "2)", "1.)", "(iv)") or a bullet, at the start
+/// or after whitespace and before whitespace.
+static LIST_MARKER_PUNCT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|\s)(\(?(?:[0-9]{1,2}|[A-Za-z]|[ivxIVX]{2,4})\.?\)|[•⁃◦▪‣])").expect("valid regex")
+});
+
+/// A web address or a bracketed e-mail address before a capitalised word: a sentence cannot
+/// go on after a bare address without punctuation ("… on our site: http://x.org/ The latest").
+static ADDRESS_THEN_CAPITAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:(?:https?://|www\.)[^\s<>]+|<[^\s<>@]+@[^\s<>]+>)(\s+)\p{Lu}\p{Ll}")
+        .expect("valid regex")
+});
+
 /// A run of two or more `?`/`!` ends a sentence even before a lowercase word ("CONCERNED!!! plz").
-static SHOUTED_RUN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[?!]{2,}(\s+)[\p{Ll}\p{Lu}]").expect("valid regex"));
+/// So does a `?` set off by a space or after a period (" ? can", "pigment.? Nope"), a habit of
+/// informal text that edited prose never has.
+static SHOUTED_RUN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:[?!]{2,}|[\s.]\?)(\s+)[\p{Ll}\p{Lu}]").expect("valid regex")
+});
 
 /// A dateline standing as its own sentence: "TEHRAN (Reuters) -", "WASHINGTON, Jan 5 (AP) —".
 static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
@@ -143,34 +169,87 @@ pub fn split(text: &str) -> Vec<Span> {
     bounds.push(text.len());
     let masked = mask_quotes(text);
     for w in bounds.windows(2) {
-        let (from, to) = (w[0], w[1]);
-        let mut first = true;
-        let mut start = from;
-        let found = (English {}).get_sentence_boundaries(&masked[from..to]);
-        let n = found.len();
-        for (i, b) in found.into_iter().enumerate() {
-            let end = if i + 1 == n { to } else { reclaim_opening_quote(text, from + b.end_byte, start) };
-            let span = trimmed(text, start, end);
-            start = end;
-            if let Some(span) = span {
-                // A stretch's first sentence starts at a cut, which no join may undo.
-                spans.push((span, first));
-                first = false;
-            }
+        let before = spans.len();
+        stretch(text, &masked, w[0], w[1], 0, &mut spans);
+        // A stretch's first sentence starts at a cut, which no join may undo.
+        if let Some(first) = spans.get_mut(before) {
+            first.1 = true;
         }
     }
     join(text, spans)
 }
 
-/// `text` with double quotes blanked (same byte length), so that `sentencex` neither skips
-/// the sentences inside a long quotation nor mispairs quotes across paragraphs.
+/// How many times a sentence is segmented again on its own (see [`stretch`]).
+const RESEGMENT_DEPTH: usize = 2;
+
+/// Segments `text[from..to]` with `sentencex` (reading `masked`) and pushes the sentences.
+///
+/// Each sentence found is segmented again on its own, up to [`RESEGMENT_DEPTH`] times:
+/// `sentencex` lets ranges it skips (a quotation or parenthesis it paired across sentences, a
+/// list it detected) suppress boundaries far away, and outside that context the boundary
+/// shows.
+fn stretch(
+    text: &str,
+    masked: &str,
+    from: usize,
+    to: usize,
+    depth: usize,
+    out: &mut Vec<(Span, bool)>,
+) {
+    let found = (English {}).get_sentence_boundaries(&masked[from..to]);
+    let n = found.len();
+    let mut start = from;
+    for (i, b) in found.into_iter().enumerate() {
+        let end = if i + 1 == n {
+            to
+        } else {
+            reclaim_opening_quote(text, from + b.end_byte, start)
+        };
+        if n > 1 && depth < RESEGMENT_DEPTH {
+            stretch(text, masked, start, end, depth + 1, out);
+        } else if let Some(span) = trimmed(text, start, end) {
+            out.push((span, false));
+        }
+        start = end;
+    }
+}
+
+/// `text` with quotation marks blanked (same byte length), so that `sentencex` neither skips
+/// the sentences inside a long quotation nor mispairs quotes across sentences. Double quotes
+/// always; single ones only at a word's edge (so "Iran’s" and "don't" keep theirs).
 fn mask_quotes(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut prev: Option<char> = None;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let edge = |x: Option<char>| x.is_none_or(|x| !x.is_alphanumeric());
         match c {
-            '“' | '”' => out.push_str("   "),
-            '"' => out.push(' '),
+            '“' | '”' | '"' => out.extend(std::iter::repeat_n(' ', c.len_utf8())),
+            '‘' | '’' | '\'' if edge(prev) || edge(chars.peek().copied()) => {
+                out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+            }
             _ => out.push(c),
+        }
+        prev = Some(c);
+    }
+    // Blank list markers closed by `)` and bullets too: `sentencex` makes each list item it
+    // detects unsplittable up to the next marker or the end of the text ("… (H) 713.864.4149
+    // … Any other use …" stays one sentence). Lists that open a stretch are cut before
+    // `sentencex` runs, and these markers hold no terminator, so no boundary is lost.
+    for c in LIST_MARKER_PUNCT.captures_iter(text) {
+        let Some(m) = c.get(1) else { continue };
+        if !text[m.end()..].starts_with(char::is_whitespace) {
+            continue;
+        }
+        let marker = m.as_str();
+        let keep = marker.trim_start_matches('(').trim_end_matches([')', '.']);
+        if keep.is_empty() || marker.chars().all(|c| !c.is_alphanumeric()) {
+            out.replace_range(m.range(), &" ".repeat(m.len()));
+        } else {
+            let lead = marker.len() - marker.trim_start_matches('(').len();
+            out.replace_range(m.start()..m.start() + lead, &" ".repeat(lead));
+            let tail = lead + keep.len();
+            out.replace_range(m.start() + tail..m.end(), &" ".repeat(m.len() - tail));
         }
     }
     out
@@ -226,6 +305,16 @@ fn cuts(text: &str) -> Vec<usize> {
                 }
                 cuts.push(ws.end());
             }
+        }
+    }
+    for m in WORD_NOT_ABBREVIATION.captures_iter(text) {
+        if let Some(ws) = m.get(1) {
+            cuts.push(ws.end());
+        }
+    }
+    for m in ADDRESS_THEN_CAPITAL.captures_iter(text) {
+        if let Some(ws) = m.get(1) {
+            cuts.push(ws.end());
         }
     }
     for m in SHOUTED_RUN.captures_iter(text) {
