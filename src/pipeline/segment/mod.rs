@@ -44,15 +44,16 @@ impl Stage for Segment {
     }
 }
 
-/// Fills `doc.paragraphs`, `doc.sentences` and, when absent, `doc.dateline`; snaps sentences
-/// to `doc.tokens` when they are filled.
+/// Fills `doc.paragraphs`, `doc.sentences` (with the rules of `doc.lang`, English when unknown)
+/// and, when absent, `doc.dateline`; snaps sentences to `doc.tokens` when they are filled.
 pub fn segment(doc: &mut Document) {
     doc.paragraphs = paragraphs::split(&doc.text);
     doc.sentences.clear();
+    let lang = doc.lang.as_deref().unwrap_or("en");
     for (index, para) in doc.paragraphs.iter().enumerate() {
         let body = &doc.text[para.start..para.end];
         doc.sentences
-            .extend(sentences::split(body).into_iter().map(|s| Sentence {
+            .extend(sentences::split_lang(body, lang).into_iter().map(|s| Sentence {
                 span: Span::new(para.start + s.start, para.start + s.end),
                 paragraph: index,
             }));

@@ -126,6 +126,22 @@ mod tests {
     }
 
     #[test]
+    fn table_rows_starting_with_digits_stay_apart() {
+        assert_eq!(
+            paras("Pos. Driver Points\n1 Kyle Busch 5040\n2 Martin Truex Jr. 5035"),
+            ["Pos. Driver Points", "1 Kyle Busch 5040", "2 Martin Truex Jr. 5035"]
+        );
+    }
+
+    #[test]
+    fn line_after_a_title_continues() {
+        assert_eq!(
+            paras("The ceremony was attended by Brig. Gen.\nAmir Hatami and others."),
+            ["The ceremony was attended by Brig. Gen.\nAmir Hatami and others."]
+        );
+    }
+
+    #[test]
     fn hard_wrapped_block_is_one_paragraph() {
         let text = "The Iranian defence chief said his trip to Iraq comes at a time\n\
                     when the country is recovering. He added that the ISIS group was\n\

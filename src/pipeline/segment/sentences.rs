@@ -20,7 +20,7 @@
 use std::sync::LazyLock;
 
 use regex::Regex;
-use sentencex::languages::{English, Language};
+
 
 use crate::pipeline::Span;
 
@@ -151,8 +151,8 @@ static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
-/// Splits one paragraph of `text` into sentence spans (bytes into `text`), in order, trimmed of
-/// whitespace, tiling its non-whitespace content.
+/// Splits one English paragraph of `text` into sentence spans (bytes into `text`), in order,
+/// trimmed of whitespace, tiling its non-whitespace content.
 ///
 /// ```
 /// use lede::pipeline::segment::sentences::split;
@@ -161,63 +161,57 @@ static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
 /// assert_eq!(got, ["Brig. Gen. Amir Hatami spoke in Baghdad.", "“We won,” he said."]);
 /// ```
 pub fn split(text: &str) -> Vec<Span> {
-    let cuts = cuts(text);
+    split_lang(text, "en")
+}
+
+/// Like [`split`], for a paragraph in language `lang` (ISO 639-1). `sentencex` has rules for
+/// some thirty languages and falls back to English; the English news rules (titles, "a.m.",
+/// lowercase words that look like abbreviations) apply to English only, the punctuation rules
+/// to all.
+///
+/// ```
+/// use lede::pipeline::segment::sentences::split_lang;
+/// let text = "Добавить 1 ст. л. соли. Размешать.";
+/// let got: Vec<&str> = split_lang(text, "ru").iter().map(|s| &text[s.start..s.end]).collect();
+/// assert_eq!(got, ["Добавить 1 ст. л. соли.", "Размешать."]);
+/// ```
+pub fn split_lang(text: &str, lang: &str) -> Vec<Span> {
+    let english = lang == "en";
+    let language = sentencex::language_factory(lang);
+    let cuts = cuts(text, english);
     let mut spans: Vec<(Span, bool)> = Vec::new();
     let mut bounds = Vec::with_capacity(cuts.len() + 2);
     bounds.push(0);
     bounds.extend(cuts);
     bounds.push(text.len());
-    let masked = mask_quotes(text);
+    let masked = mask(text);
     for w in bounds.windows(2) {
-        let before = spans.len();
-        stretch(text, &masked, w[0], w[1], 0, &mut spans);
+        let (from, to) = (w[0], w[1]);
+        let found = language.get_sentence_boundaries(&masked[from..to]);
+        let n = found.len();
+        let mut start = from;
         // A stretch's first sentence starts at a cut, which no join may undo.
-        if let Some(first) = spans.get_mut(before) {
-            first.1 = true;
+        let mut at_cut = true;
+        for (i, b) in found.into_iter().enumerate() {
+            let end = if i + 1 == n {
+                to
+            } else {
+                reclaim_opening_quote(text, from + b.end_byte, start)
+            };
+            if let Some(span) = trimmed(text, start, end) {
+                spans.push((span, at_cut));
+                at_cut = false;
+            }
+            start = end;
         }
     }
-    join(text, spans)
-}
-
-/// How many times a sentence is segmented again on its own (see [`stretch`]).
-const RESEGMENT_DEPTH: usize = 2;
-
-/// Segments `text[from..to]` with `sentencex` (reading `masked`) and pushes the sentences.
-///
-/// Each sentence found is segmented again on its own, up to [`RESEGMENT_DEPTH`] times:
-/// `sentencex` lets ranges it skips (a quotation or parenthesis it paired across sentences, a
-/// list it detected) suppress boundaries far away, and outside that context the boundary
-/// shows.
-fn stretch(
-    text: &str,
-    masked: &str,
-    from: usize,
-    to: usize,
-    depth: usize,
-    out: &mut Vec<(Span, bool)>,
-) {
-    let found = (English {}).get_sentence_boundaries(&masked[from..to]);
-    let n = found.len();
-    let mut start = from;
-    for (i, b) in found.into_iter().enumerate() {
-        let end = if i + 1 == n {
-            to
-        } else {
-            reclaim_opening_quote(text, from + b.end_byte, start)
-        };
-        if n > 1 && depth < RESEGMENT_DEPTH {
-            stretch(text, masked, start, end, depth + 1, out);
-        } else if let Some(span) = trimmed(text, start, end) {
-            out.push((span, false));
-        }
-        start = end;
-    }
+    join(text, spans, english)
 }
 
 /// `text` with quotation marks blanked (same byte length), so that `sentencex` neither skips
 /// the sentences inside a long quotation nor mispairs quotes across sentences. Double quotes
 /// always; single ones only at a word's edge (so "Iran’s" and "don't" keep theirs).
-fn mask_quotes(text: &str) -> String {
+fn mask(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut prev: Option<char> = None;
     let mut chars = text.chars().peekable();
@@ -283,7 +277,7 @@ fn trimmed(text: &str, start: usize, end: usize) -> Option<Span> {
 }
 
 /// Byte offsets where a sentence must start, sorted, each at a non-whitespace char.
-fn cuts(text: &str) -> Vec<usize> {
+fn cuts(text: &str, english: bool) -> Vec<usize> {
     let mut cuts = Vec::new();
     line_cuts(text, &mut cuts);
     list_cuts(text, &mut cuts);
@@ -307,9 +301,11 @@ fn cuts(text: &str) -> Vec<usize> {
             }
         }
     }
-    for m in WORD_NOT_ABBREVIATION.captures_iter(text) {
-        if let Some(ws) = m.get(1) {
-            cuts.push(ws.end());
+    if english {
+        for m in WORD_NOT_ABBREVIATION.captures_iter(text) {
+            if let Some(ws) = m.get(1) {
+                cuts.push(ws.end());
+            }
         }
     }
     for m in ADDRESS_THEN_CAPITAL.captures_iter(text) {
@@ -361,14 +357,14 @@ fn line_cuts(text: &str, cuts: &mut Vec<usize>) {
 }
 
 /// True when `next` (a trimmed line) continues `prev` (the trimmed line before it): it starts
-/// in lowercase, with a digit or with continuing punctuation, or `prev` ends mid-phrase and is
-/// long enough to be a wrapped line rather than a headline.
+/// in lowercase or with continuing punctuation, or `prev` ends mid-phrase (after a comma, a
+/// dash, a title like "Gen.", or a word on a line of 50 or more characters: a wrapped line, not
+/// a headline or a table row).
 pub(crate) fn continues(prev: &str, next: &str) -> bool {
     let Some(first) = next.chars().next() else {
         return true;
     };
-    if first.is_lowercase() || first.is_ascii_digit() || matches!(first, ',' | ';' | ')' | '%')
-    {
+    if first.is_lowercase() || matches!(first, ',' | ';' | ')' | '%') {
         return true;
     }
     let Some(last) = prev.chars().next_back() else {
@@ -377,8 +373,12 @@ pub(crate) fn continues(prev: &str, next: &str) -> bool {
     if matches!(last, ',' | ';' | '(' | '-' | '–' | '—' | '&' | '/') {
         return true;
     }
-    // A long line that stops mid-phrase was wrapped; a short one is a headline or a label.
-    last.is_alphanumeric() && prev.chars().count() >= 50 && !is_terminal(last)
+    if let Some(head) = prev.strip_suffix('.')
+        && NAME_TITLES.contains(&head.rsplit(char::is_whitespace).next().unwrap_or_default())
+    {
+        return true;
+    }
+    last.is_alphanumeric() && prev.chars().count() >= 50
 }
 
 fn is_terminal(c: char) -> bool {
@@ -440,13 +440,13 @@ fn emoticon_cuts(text: &str, cuts: &mut Vec<usize>) {
 
 /// Joins sentences that `sentencex` split where news text does not end one. `spans` carry
 /// whether they start at a cut, which is never joined away.
-fn join(text: &str, spans: Vec<(Span, bool)>) -> Vec<Span> {
+fn join(text: &str, spans: Vec<(Span, bool)>, english: bool) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
     for (span, at_cut) in spans {
         if let Some(prev) = out.last_mut()
             && !at_cut
             && (prev.end == span.start
-                || should_join(&text[prev.start..prev.end], &text[span.start..span.end]))
+                || should_join(&text[prev.start..prev.end], &text[span.start..span.end], english))
         {
             prev.end = span.end;
             continue;
@@ -469,12 +469,17 @@ fn join(text: &str, spans: Vec<(Span, bool)>) -> Vec<Span> {
 }
 
 /// True when a boundary between `prev` and `next` is not a sentence end.
-fn should_join(prev: &str, next: &str) -> bool {
+fn should_join(prev: &str, next: &str, english: bool) -> bool {
     // A bare list marker ("1.", "a.", "⁃9.") belongs with its item.
     if LIST_START.is_match(&format!("{prev} ")) && prev.chars().count() <= 6 {
         return true;
     }
     if DATELINE.is_match(prev) {
+        return true;
+    }
+    // A period before a non-ASCII lowercase word is an abbreviation's ("ст. л."), as `sentencex`
+    // already assumes for ASCII ones where its other rules allow.
+    if prev.ends_with('.') && next.starts_with(|c: char| c.is_lowercase() && !c.is_ascii()) {
         return true;
     }
     // Quoted speech goes on with its speech verb: "This is great." she said.
@@ -501,6 +506,9 @@ fn should_join(prev: &str, next: &str) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .next()
         .unwrap_or_default();
+    if !english {
+        return false;
+    }
     if NAME_TITLES.contains(&last) && next.starts_with(char::is_uppercase) {
         return true;
     }
