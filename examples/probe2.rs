@@ -1,17 +1,11 @@
 //! Scratch probe: news sanity.
 fn main() {
     let t = std::fs::read_to_string("/work/shared/data/parity/news_dev.jsonl").unwrap();
-    let (mut np, mut ns) = (0, 0);
-    for l in t.lines() {
+    for l in t.lines().take(40) {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         let mut doc = lede::pipeline::Document { text: v["text"].as_str().unwrap().to_owned(), ..Default::default() };
         lede::pipeline::segment::segment(&mut doc);
-        np += doc.paragraphs.len(); ns += doc.sentences.len();
-        if let Some(d) = doc.dateline { println!("DATELINE {:?}", doc.slice(d)); }
-        for s in &doc.sentences {
-            let x = doc.slice(s.span);
-            if x.chars().count() < 20 || x.chars().count() > 350 { println!("{:?}", x); }
-        }
+        println!("=== {:?}", doc.dateline.map(|d| doc.slice(d).to_owned()));
+        for s in doc.sentences.iter().take(6) { println!("  {} {:?}", s.paragraph, doc.slice(s.span)); }
     }
-    println!("paragraphs {np} sentences {ns}");
 }

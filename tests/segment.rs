@@ -175,6 +175,18 @@ fn dateline_is_recorded() {
     segment(&mut doc);
     assert_eq!(doc.dateline.map(|d| doc.slice(d)), Some("TEHRAN (Reuters) -"));
     let mut doc = Document {
+        text: "(Reuters) — The New York State Attorney General is investigating WeWork.".into(),
+        ..Document::default()
+    };
+    segment(&mut doc);
+    assert_eq!(doc.dateline.map(|d| doc.slice(d)), Some("(Reuters) —"));
+    let mut doc = Document {
+        text: "BUFFALO, N.Y. — A man was arrested.".into(),
+        ..Document::default()
+    };
+    segment(&mut doc);
+    assert_eq!(doc.dateline.map(|d| doc.slice(d)), Some("BUFFALO, N.Y. —"));
+    let mut doc = Document {
         text: "Iran said on Monday it would talk - then it did.".into(),
         ..Document::default()
     };

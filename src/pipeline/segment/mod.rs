@@ -14,10 +14,11 @@ use regex::Regex;
 use crate::pipeline::{Document, Sentence, Span, Stage, StageError, Token};
 
 /// A dateline opening the first paragraph: a capitalised place, optional date or agency in
-/// parentheses, then a dash ("TEHRAN (Reuters) -", "WASHINGTON, Jan. 5 (AP) —").
+/// parentheses, then a dash ("TEHRAN (Reuters) -", "WASHINGTON, Jan. 5 (AP) —"), or the agency
+/// alone ("(Reuters) —").
 static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^\p{Lu}[\p{Lu} .'’\-]{1,40}(?:,[^()\n]{1,40}?)?(?:\s*\([^()\n]{1,30}\))?\s*(?:-{1,2}|–|—)\s",
+        r"^(?:\p{Lu}[\p{Lu} .'’\-]{1,40}(?:,[^()\n]{1,40}?)?(?:\s*\([^()\n]{1,30}\))?|\([\p{L} ]{1,30}\))\s*(?:-{1,2}|–|—)\s",
     )
     .expect("valid regex")
 });

@@ -4,21 +4,14 @@
 //! Blank lines (empty or whitespace-only) always separate paragraphs; HTML comes out of the
 //! clean stage that way. News scrapes, the seed article among them, often put a single `\n`
 //! between paragraphs, so inside a block of consecutive lines each line starts a paragraph of
-//! its own, unless it continues the line before (it starts in lowercase or with a digit, or the
-//! line before stops mid-phrase after 50 or more characters, see
-//! [`sentences::continues`](super::sentences)), or the whole block is hard-wrapped text (three
-//! or more lines of similar length, the longest 50 to 100 characters, broken mostly
-//! mid-sentence), where line breaks mean
-//! nothing.
+//! its own, unless it clearly continues the line before (it starts in lowercase, or the line
+//! before stops on a comma, a dash or a title like "Gen."), or the whole block is hard-wrapped
+//! text (three or more lines of similar length, the longest 50 to 100 characters, broken mostly
+//! mid-sentence), where line breaks mean nothing.
 
 use crate::pipeline::Span;
 
-use super::sentences::continues;
-
-/// The shortest longest-line, in chars, of hard-wrapped text.
-const MIN_WRAP_WIDTH: usize = 50;
-/// The longest line, in chars, that hard-wrapped text is taken to have.
-const MAX_WRAP_WIDTH: usize = 100;
+use super::sentences::{continues, is_hard_wrapped};
 
 /// Splits `text` into paragraph spans (bytes), in order, trimmed of surrounding whitespace,
 /// tiling its non-blank text.
@@ -52,7 +45,8 @@ fn flush(text: &str, block: &mut Vec<Span>, out: &mut Vec<Span>) {
     if block.is_empty() {
         return;
     }
-    let wrapped = is_hard_wrapped(text, block);
+    let lines: Vec<&str> = block.iter().map(|l| &text[l.start..l.end]).collect();
+    let wrapped = is_hard_wrapped(&lines);
     let mut current = block[0];
     for pair in block.windows(2) {
         let (prev, next) = (pair[0], pair[1]);
@@ -65,32 +59,6 @@ fn flush(text: &str, block: &mut Vec<Span>, out: &mut Vec<Span>) {
     }
     out.push(current);
     block.clear();
-}
-
-/// Text wrapped at a fixed width: three or more lines, the longest between
-/// [`MIN_WRAP_WIDTH`] and [`MAX_WRAP_WIDTH`] chars, every line but the last at least 60% as long
-/// as the longest, and at least half of the line breaks in mid-sentence (a block of
-/// one-paragraph-per-line news has its breaks after sentence ends instead).
-fn is_hard_wrapped(text: &str, lines: &[Span]) -> bool {
-    if lines.len() < 3 {
-        return false;
-    }
-    let widths: Vec<usize> = lines
-        .iter()
-        .map(|l| text[l.start..l.end].chars().count())
-        .collect();
-    let longest = widths.iter().copied().max().unwrap_or(0);
-    let mid_sentence = lines[..lines.len() - 1]
-        .iter()
-        .filter(|l| {
-            !text[l.start..l.end].ends_with(['.', '?', '!', '"', '”', '’', ':', '…'])
-        })
-        .count();
-    (MIN_WRAP_WIDTH..=MAX_WRAP_WIDTH).contains(&longest)
-        && widths[..widths.len() - 1]
-            .iter()
-            .all(|&w| w * 10 >= longest * 6)
-        && mid_sentence * 2 >= lines.len() - 1
 }
 
 #[cfg(test)]

@@ -338,28 +338,60 @@ fn paren_opens_sentence(text: &str, close: usize) -> bool {
     before.is_empty() || before.ends_with(['.', '?', '!', '"', '”', '’'])
 }
 
-/// A line break ends the sentence unless the next line clearly continues the line before it.
+/// A line break ends the sentence unless the next line clearly continues the line before it,
+/// or the whole text is hard-wrapped (then line breaks mean nothing).
 fn line_cuts(text: &str, cuts: &mut Vec<usize>) {
-    let mut offset = 0;
-    let mut prev: Option<&str> = None;
-    for line in text.split_inclusive('\n') {
-        let body = line.trim();
-        if !body.is_empty() {
-            if let Some(prev) = prev
-                && !continues(prev, body)
-            {
-                cuts.push(offset + (line.len() - line.trim_start().len()));
-            }
-            prev = Some(body);
+    if !text.contains('\n') {
+        return;
+    }
+    let lines: Vec<(usize, &str)> = text
+        .split_inclusive('\n')
+        .scan(0, |offset, line| {
+            let at = *offset + (line.len() - line.trim_start().len());
+            *offset += line.len();
+            Some((at, line.trim()))
+        })
+        .filter(|(_, body)| !body.is_empty())
+        .collect();
+    let bodies: Vec<&str> = lines.iter().map(|(_, b)| *b).collect();
+    if is_hard_wrapped(&bodies) {
+        return;
+    }
+    for pair in lines.windows(2) {
+        if !continues(pair[0].1, pair[1].1) {
+            cuts.push(pair[1].0);
         }
-        offset += line.len();
     }
 }
 
-/// True when `next` (a trimmed line) continues `prev` (the trimmed line before it): it starts
-/// in lowercase or with continuing punctuation, or `prev` ends mid-phrase (after a comma, a
-/// dash, a title like "Gen.", or a word on a line of 50 or more characters: a wrapped line, not
-/// a headline or a table row).
+/// The shortest longest-line, in chars, of hard-wrapped text.
+const MIN_WRAP_WIDTH: usize = 50;
+/// The longest line, in chars, that hard-wrapped text is taken to have.
+const MAX_WRAP_WIDTH: usize = 100;
+
+/// Text wrapped at a fixed width: three or more (trimmed, non-blank) lines, the longest between
+/// [`MIN_WRAP_WIDTH`] and [`MAX_WRAP_WIDTH`] chars, every line but the last at least 60% as long
+/// as the longest, and at least half of the line breaks in mid-sentence (a block of
+/// one-paragraph-per-line news has its breaks after sentence ends instead).
+pub(crate) fn is_hard_wrapped(lines: &[&str]) -> bool {
+    if lines.len() < 3 {
+        return false;
+    }
+    let widths: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
+    let longest = widths.iter().copied().max().unwrap_or(0);
+    let but_last = &lines[..lines.len() - 1];
+    let mid_sentence = but_last.iter().filter(|l| !l.ends_with(is_terminal)).count();
+    (MIN_WRAP_WIDTH..=MAX_WRAP_WIDTH).contains(&longest)
+        && widths[..widths.len() - 1]
+            .iter()
+            .all(|&w| w * 10 >= longest * 6)
+        && mid_sentence * 2 >= but_last.len()
+}
+
+/// True when `next` (a trimmed line) clearly continues `prev` (the trimmed line before it): it
+/// starts in lowercase or with continuing punctuation, or `prev` stops on a comma, a dash, an
+/// opening bracket or a title like "Gen.". Anything else — a capital after a line that ends on a
+/// word — is a new sentence: a headline, a label, a table row, a tweet's line.
 pub(crate) fn continues(prev: &str, next: &str) -> bool {
     let Some(first) = next.chars().next() else {
         return true;
@@ -373,12 +405,9 @@ pub(crate) fn continues(prev: &str, next: &str) -> bool {
     if matches!(last, ',' | ';' | '(' | '-' | '–' | '—' | '&' | '/') {
         return true;
     }
-    if let Some(head) = prev.strip_suffix('.')
-        && NAME_TITLES.contains(&head.rsplit(char::is_whitespace).next().unwrap_or_default())
-    {
-        return true;
-    }
-    last.is_alphanumeric() && prev.chars().count() >= 50
+    prev.strip_suffix('.').is_some_and(|head| {
+        NAME_TITLES.contains(&head.rsplit(char::is_whitespace).next().unwrap_or_default())
+    })
 }
 
 fn is_terminal(c: char) -> bool {
@@ -528,6 +557,25 @@ mod tests {
         assert_eq!(
             sents("The minister said the talks\nwould go on. They did."),
             ["The minister said the talks\nwould go on.", "They did."]
+        );
+    }
+
+    #[test]
+    fn hard_wrapped_text_breaks_lines_anywhere() {
+        let text = "The ceremony in Baghdad was attended by the Iraqi President\n\
+                    Barham Salih, who said the talks had gone well. Iran's minister\n\
+                    Amir Hatami thanked him and the delegation left on Thursday.";
+        assert_eq!(sents(text).len(), 2, "{:?}", sents(text));
+    }
+
+    #[test]
+    fn a_capital_after_a_line_ending_on_a_word_is_a_new_sentence() {
+        assert_eq!(
+            sents("Delhi has turned into a gas chamber due to smoke from crop burning\nIt is very important that we protect ourselves."),
+            [
+                "Delhi has turned into a gas chamber due to smoke from crop burning",
+                "It is very important that we protect ourselves."
+            ]
         );
     }
 
