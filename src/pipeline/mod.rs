@@ -343,7 +343,18 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
             "delay" => Arc::new(delay::Delay::new(options.delay)),
-            "segment" => Arc::new(segment::Segment::new()),
+            "segment" => {
+                let model = match &options.model_dir {
+                    Some(dir) => crate::model::ModelDir::open(dir),
+                    None => crate::model::ModelDir::from_env_or_default(),
+                };
+                let load = |message: String| BuildError::Load {
+                    stage: "segment",
+                    message,
+                };
+                let model = model.map_err(|e| load(e.to_string()))?;
+                Arc::new(segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?)
+            }
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

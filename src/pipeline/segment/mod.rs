@@ -1,17 +1,24 @@
-//! The `segment` stage: paragraphs, sentences and (when a tokenizer is loaded) spaCy tokens.
+//! The `segment` stage: paragraphs, sentences and spaCy-identical tokens.
 //!
 //! Paragraphs come from line structure ([`paragraphs`]), sentences from a rule-based
-//! segmenter run on each paragraph ([`sentences`]). Sentence boundaries are then snapped to
-//! token boundaries, so that no token straddles two sentences.
+//! segmenter run on each paragraph ([`sentences`]), tokens from [`tokenizer`], a port of
+//! spaCy's rule-based English tokenizer driven by the rules stored in the model directory.
+//! Tokens are always made (the entity stage reads them; `--tokens` only decides whether they
+//! are output), and sentence boundaries are snapped to token boundaries so that no token
+//! straddles two sentences.
 
 pub mod paragraphs;
 pub mod sentences;
+pub mod tokenizer;
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
+use crate::model::ModelDir;
 use crate::pipeline::{Document, Sentence, Span, Stage, StageError, Token};
+
+use tokenizer::{Tokenizer, TokenizerError};
 
 /// A dateline opening the first paragraph: a capitalised place, optional date or agency in
 /// parentheses, then a dash ("TEHRAN (Reuters) -", "WASHINGTON, Jan. 5 (AP) —"), or the agency
@@ -23,14 +30,29 @@ static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// The segment stage.
-#[derive(Debug, Default, Clone)]
-pub struct Segment {}
+/// The segment stage: fills paragraphs, sentences, tokens and (when absent) the dateline.
+#[derive(Debug, Clone)]
+pub struct Segment {
+    tokenizer: Arc<Tokenizer>,
+    model_id: String,
+}
 
 impl Segment {
-    /// A segment stage.
-    pub fn new() -> Self {
-        Self {}
+    /// A segment stage that tokenizes with `tokenizer`, loaded from the model `model_id`.
+    pub fn new(tokenizer: Arc<Tokenizer>, model_id: impl Into<String>) -> Self {
+        Self {
+            tokenizer,
+            model_id: model_id.into(),
+        }
+    }
+
+    /// Loads the tokenizer rules of `model`.
+    ///
+    /// # Errors
+    /// [`TokenizerError`] when the rules cannot be read or compiled.
+    pub fn from_model_dir(model: &ModelDir) -> Result<Self, TokenizerError> {
+        let tokenizer = Tokenizer::from_model_dir(model)?;
+        Ok(Self::new(Arc::new(tokenizer), model.id()))
     }
 }
 
@@ -40,8 +62,13 @@ impl Stage for Segment {
     }
 
     fn process(&self, doc: &mut Document) -> Result<(), StageError> {
+        doc.tokens = self.tokenizer.tokenize(&doc.text);
         segment(doc);
         Ok(())
+    }
+
+    fn model_id(&self) -> Option<String> {
+        Some(self.model_id.clone())
     }
 }
 
