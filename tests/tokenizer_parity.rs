@@ -136,7 +136,13 @@ fn words(text: &str) -> Vec<(&str, bool, Option<String>)> {
     tokenizer()
         .tokenize(text)
         .iter()
-        .map(|t| (&text[t.span.start..t.span.end], t.ws, t.norm.as_deref().map(String::from)))
+        .map(|t| {
+            (
+                &text[t.span.start..t.span.end],
+                t.ws,
+                t.norm.as_deref().map(String::from),
+            )
+        })
         .collect()
 }
 
@@ -196,7 +202,14 @@ fn empty_and_blank_text() {
 fn urls_stay_whole() {
     assert_eq!(
         texts("See https://www.example.com/a-b?x=1, or www.bbc.co.uk."),
-        vec!["See", "https://www.example.com/a-b?x=1", ",", "or", "www.bbc.co.uk", "."]
+        vec![
+            "See",
+            "https://www.example.com/a-b?x=1",
+            ",",
+            "or",
+            "www.bbc.co.uk",
+            "."
+        ]
     );
 }
 

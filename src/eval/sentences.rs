@@ -63,7 +63,11 @@ impl Counts {
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         let p = ratio(self.tp, self.tp + self.fp);
         let r = ratio(self.tp, self.tp + self.fn_);
-        let f = if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) };
+        let f = if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        };
         (p, r, f)
     }
 }
@@ -143,7 +147,10 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
         dev.add(&gold, &got);
     }
 
-    writeln!(out, "Sentence segmentation (lede::pipeline::segment::sentences)")?;
+    writeln!(
+        out,
+        "Sentence segmentation (lede::pipeline::segment::sentences)"
+    )?;
     writeln!(out, "English Golden Rules: {passed}/{total} exact")?;
     out.push_str(&failures);
     let (p, r, f) = all.prf();
@@ -170,7 +177,10 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
         dev.fp,
         dev.fn_
     )?;
-    writeln!(out, "Baselines, same protocol (scripts/eval-sbd-baselines.py), F1:")?;
+    writeln!(
+        out,
+        "Baselines, same protocol (scripts/eval-sbd-baselines.py), F1:"
+    )?;
     for (name, golden, all, inside, dev) in BASELINES {
         writeln!(
             out,
@@ -210,7 +220,10 @@ mod tests {
     fn report_has_golden_and_ewt_figures() {
         let report = super::run(Path::new(DATA), Path::new(DATA)).expect("eval runs");
         println!("{report}");
-        assert!(report.contains("English Golden Rules: 48/48 exact"), "{report}");
+        assert!(
+            report.contains("English Golden Rules: 48/48 exact"),
+            "{report}"
+        );
         let f1: f64 = report
             .lines()
             .find(|l| l.contains("all boundaries: P"))

@@ -80,11 +80,14 @@ pub fn segment(doc: &mut Document) {
     let lang = doc.lang.as_deref().unwrap_or("en");
     for (index, para) in doc.paragraphs.iter().enumerate() {
         let body = &doc.text[para.start..para.end];
-        doc.sentences
-            .extend(sentences::split_lang(body, lang).into_iter().map(|s| Sentence {
-                span: Span::new(para.start + s.start, para.start + s.end),
-                paragraph: index,
-            }));
+        doc.sentences.extend(
+            sentences::split_lang(body, lang)
+                .into_iter()
+                .map(|s| Sentence {
+                    span: Span::new(para.start + s.start, para.start + s.end),
+                    paragraph: index,
+                }),
+        );
     }
     if !doc.tokens.is_empty() {
         doc.sentences = snap_to_tokens(&doc.text, &doc.paragraphs, &doc.sentences, &doc.tokens);
@@ -126,7 +129,11 @@ pub fn snap_to_tokens(
                 && t.span.start < cut
             {
                 let last = starts.last().copied().unwrap_or(para.start);
-                cut = if t.span.start > last { t.span.start } else { t.span.end };
+                cut = if t.span.start > last {
+                    t.span.start
+                } else {
+                    t.span.end
+                };
             }
             if cut > starts.last().copied().unwrap_or(para.start) && cut < para.end {
                 starts.push(cut);

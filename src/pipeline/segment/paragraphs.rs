@@ -81,7 +81,11 @@ mod tests {
     fn single_newline_separates_news_paragraphs() {
         assert_eq!(
             paras("Iran’s minister spoke.\n“We won,” he said.\nHeadline Here"),
-            ["Iran’s minister spoke.", "“We won,” he said.", "Headline Here"]
+            [
+                "Iran’s minister spoke.",
+                "“We won,” he said.",
+                "Headline Here"
+            ]
         );
     }
 
@@ -89,7 +93,10 @@ mod tests {
     fn lowercase_continuation_joins() {
         assert_eq!(
             paras("The minister said that\nthe talks went well.\nNext paragraph."),
-            ["The minister said that\nthe talks went well.", "Next paragraph."]
+            [
+                "The minister said that\nthe talks went well.",
+                "Next paragraph."
+            ]
         );
     }
 
@@ -97,7 +104,11 @@ mod tests {
     fn table_rows_starting_with_digits_stay_apart() {
         assert_eq!(
             paras("Pos. Driver Points\n1 Kyle Busch 5040\n2 Martin Truex Jr. 5035"),
-            ["Pos. Driver Points", "1 Kyle Busch 5040", "2 Martin Truex Jr. 5035"]
+            [
+                "Pos. Driver Points",
+                "1 Kyle Busch 5040",
+                "2 Martin Truex Jr. 5035"
+            ]
         );
     }
 

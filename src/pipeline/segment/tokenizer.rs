@@ -522,7 +522,10 @@ impl Tokenizer {
             return e;
         }
         let n = string[s..e].chars().count();
-        string.char_indices().nth(n).map_or(string.len(), |(i, _)| i)
+        string
+            .char_indices()
+            .nth(n)
+            .map_or(string.len(), |(i, _)| i)
     }
 
     /// spaCy's `find_suffix`: the length of the suffix match, taken from the string's end, as
@@ -559,7 +562,9 @@ impl Tokenizer {
     }
 
     fn is_url(&self, string: &str) -> bool {
-        self.url.as_ref().is_some_and(|re| re.matches_at_start(string))
+        self.url
+            .as_ref()
+            .is_some_and(|re| re.matches_at_start(string))
     }
 
     /// spaCy's `_apply_special_cases`: find special-case token sequences, keep the longest
