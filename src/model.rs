@@ -283,14 +283,14 @@ impl Config {
             let line = line.trim();
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.trim().to_owned();
-            } else if let Some((key, value)) = line.split_once('=') {
-                if !line.starts_with('#') {
-                    entries.push((
-                        section.clone(),
-                        key.trim().to_owned(),
-                        value.trim().trim_matches('"').to_owned(),
-                    ));
-                }
+            } else if let Some((key, value)) = line.split_once('=')
+                && !line.starts_with('#')
+            {
+                entries.push((
+                    section.clone(),
+                    key.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                ));
             }
         }
         Self { entries }

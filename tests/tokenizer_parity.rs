@@ -270,3 +270,29 @@ proptest! {
         assert_tiles(&text, &tokenizer().tokenize(&text));
     }
 }
+
+/// Writes our tokens with their special-case norms for every parity doc to `$LEDE_DUMP_TOKENS`
+/// (JSONL: id, [start, end, ws, norm] in code points), for a by-hand comparison with spaCy's
+/// `token.norm_`. Run: `LEDE_DUMP_TOKENS=/tmp/ours.jsonl cargo test --test tokenizer_parity
+/// -- --ignored dump_tokens`.
+#[test]
+#[ignore = "writes a file for a manual comparison with spaCy"]
+fn dump_tokens() {
+    use std::io::Write;
+    let path = std::env::var("LEDE_DUMP_TOKENS").expect("set LEDE_DUMP_TOKENS");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for file in ["seed.jsonl", "news_dev.jsonl", "uner_dev.jsonl"] {
+        for doc in load(file) {
+            let cp = |b: usize| doc.text[..b].chars().count();
+            let tokens: Vec<serde_json::Value> = tokenizer()
+                .tokenize(&doc.text)
+                .iter()
+                .map(|t| {
+                    serde_json::json!([cp(t.span.start), cp(t.span.end), t.ws, t.norm.as_deref()])
+                })
+                .collect();
+            let line = serde_json::json!({"id": doc.id, "tokens": tokens});
+            writeln!(out, "{line}").expect("write");
+        }
+    }
+}

@@ -503,12 +503,12 @@ impl PyRegex {
                     }
                 },
             };
-            if let Some(m) = found {
-                if best.is_none_or(|(s, _)| m.0 < s) {
-                    best = Some(m);
-                    if m.0 == from {
-                        break;
-                    }
+            if let Some(m) = found
+                && best.is_none_or(|(s, _)| m.0 < s)
+            {
+                best = Some(m);
+                if m.0 == from {
+                    break;
                 }
             }
         }
