@@ -116,6 +116,19 @@ const NEWS: &[(&str, &str, &[&str])] = &[
         &["“It is over.”", "Next, he left."],
     ),
     (
+        "quote then a named speaker and speech verb",
+        "“He has done a wonderful job for Kentucky!” President Trump tweeted on Monday. He won.",
+        &[
+            "“He has done a wonderful job for Kentucky!” President Trump tweeted on Monday.",
+            "He won.",
+        ],
+    ),
+    (
+        "quote then a new sentence that names someone",
+        "“It is over.” Trump left the room.",
+        &["“It is over.”", "Trump left the room."],
+    ),
+    (
         "straight quote then lowercase speech verb",
         "\"This is great.\" she said. Then she left.",
         &["\"This is great.\" she said.", "Then she left."],

@@ -158,6 +158,15 @@ static ADDRESS_THEN_CAPITAL: LazyLock<Regex> = LazyLock::new(|| {
 static SHOUTED_RUN: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:[?!]{2,}|[\s.]\?)(\s+)[\p{Ll}\p{Lu}]").expect("valid regex"));
 
+/// One to four capitalised words then a speech verb: the attribution after a quotation
+/// ("Trump tweeted", "Iran's defence minister noted" is lowercase and needs no rule).
+static SPEAKER_THEN_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:\p{Lu}[\p{L}.'’\-]*\s+){1,4}(?:said|says|tweeted|wrote|writes|added|adds|told|asked|asks|explained|noted|stated|continued|declared|insisted|replied|recalled|warned|argued|posted)\b",
+    )
+    .expect("valid regex")
+});
+
 /// A dateline standing as its own sentence: "TEHRAN (Reuters) -", "WASHINGTON, Jan 5 (AP) —".
 static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[A-Z][A-Z .'’\-]{1,40}(?:,[^()]{1,40})?(?:\s*\([^()]{1,30}\))?\s*[-–—:]+$")
@@ -534,8 +543,20 @@ fn should_join(prev: &str, next: &str, english: bool) -> bool {
     if prev.ends_with('.') && next.starts_with(|c: char| c.is_lowercase() && !c.is_ascii()) {
         return true;
     }
-    // Quoted speech goes on with its speech verb: "This is great." she said.
+    // Quoted speech goes on with its speech verb: "This is great." she said. After `!”` or
+    // `?”` a short attribution does too (“… Kentucky!” Trump tweeted Monday.), where a long
+    // one reports something new (“… pay for it?” Shojai told the fair that …).
     if prev.ends_with(['"', '”']) && next.starts_with(char::is_lowercase) {
+        return true;
+    }
+    if english
+        && (prev.ends_with("!”")
+            || prev.ends_with("?”")
+            || prev.ends_with("!\"")
+            || prev.ends_with("?\""))
+        && next.split_whitespace().count() <= 8
+        && SPEAKER_THEN_VERB.is_match(next)
+    {
         return true;
     }
     // An ellipsis alone (". . .") opens the sentence after it.
