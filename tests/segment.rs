@@ -4,6 +4,19 @@
 use lede::pipeline::segment::{paragraphs, segment, sentences, snap_to_tokens};
 use lede::pipeline::{Document, Span, StageOptions, Token, build};
 use proptest::prelude::*;
+use std::sync::{Arc, OnceLock};
+
+/// The segment stage, built once (loading the tokenizer rules from the model).
+fn stage() -> &'static Arc<dyn lede::pipeline::Stage> {
+    static STAGE: OnceLock<Arc<dyn lede::pipeline::Stage>> = OnceLock::new();
+    STAGE.get_or_init(|| {
+        let model = lede::model::ModelDir::from_env_or_default().unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(
+            lede::pipeline::segment::Segment::from_model_dir(&model)
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+    })
+}
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
 
@@ -478,6 +491,20 @@ proptest! {
             assert_tiles(&text, *p, &mine);
         }
         prop_assert!(doc.sentences.windows(2).all(|w| w[0].paragraph <= w[1].paragraph));
+    }
+
+    #[test]
+    fn stage_sentences_fall_on_spacy_tokens(text in newsy_text()) {
+        let mut doc = Document { text: text.clone(), ..Document::default() };
+        stage().process(&mut doc).expect("segment");
+        for (i, p) in doc.paragraphs.iter().enumerate() {
+            let mine: Vec<Span> = doc.sentences.iter().filter(|s| s.paragraph == i).map(|s| s.span).collect();
+            assert_tiles(&text, *p, &mine);
+        }
+        for s in &doc.sentences {
+            prop_assert!(doc.tokens.iter().any(|t| t.span.start == s.span.start), "{:?}", s);
+            prop_assert!(doc.tokens.iter().any(|t| t.span.end == s.span.end), "{:?}", s);
+        }
     }
 
     #[test]
