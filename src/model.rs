@@ -130,12 +130,11 @@ impl ModelDir {
             }
         }
         let meta_path = root.join("meta.json");
-        let meta: Meta = serde_json::from_str(&read(&meta_path)?).map_err(|e| {
-            ModelError::BadMeta {
+        let meta: Meta =
+            serde_json::from_str(&read(&meta_path)?).map_err(|e| ModelError::BadMeta {
                 path: meta_path.clone(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         let unsupported = |reason: String| ModelError::Unsupported {
             dir: root.clone(),
             reason,
@@ -228,7 +227,9 @@ fn read(path: &Path) -> Result<String, ModelError> {
 /// The major version of the first bound in a pip specifier (`">=3.7.5,<3.9.0"` → 3).
 fn spacy_major(spec: &str) -> Option<u32> {
     let first = spec.split(',').next()?;
-    let version = first.trim().trim_start_matches(['>', '<', '=', '~', '!', '^', ' ']);
+    let version = first
+        .trim()
+        .trim_start_matches(['>', '<', '=', '~', '!', '^', ' ']);
     version.split('.').next()?.trim().parse().ok()
 }
 
@@ -282,14 +283,14 @@ impl Config {
             let line = line.trim();
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.trim().to_owned();
-            } else if let Some((key, value)) = line.split_once('=') {
-                if !line.starts_with('#') {
-                    entries.push((
-                        section.clone(),
-                        key.trim().to_owned(),
-                        value.trim().trim_matches('"').to_owned(),
-                    ));
-                }
+            } else if let Some((key, value)) = line.split_once('=')
+                && !line.starts_with('#')
+            {
+                entries.push((
+                    section.clone(),
+                    key.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                ));
             }
         }
         Self { entries }
@@ -350,7 +351,10 @@ mod tests {
         std::fs::remove_file(dir.path().join("tokenizer")).expect("rm");
         let err = ModelDir::open(dir.path()).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("tokenizer") && msg.contains(FETCH_SCRIPT), "{msg}");
+        assert!(
+            msg.contains("tokenizer") && msg.contains(FETCH_SCRIPT),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -358,10 +362,16 @@ mod tests {
         let dir = copy_small(&model());
         let meta = dir.path().join("meta.json");
         let text = std::fs::read_to_string(&meta).expect("read");
-        std::fs::write(&meta, text.replacen("\"lang\":\"en\"", "\"lang\":\"de\"", 1))
-            .expect("write");
+        std::fs::write(
+            &meta,
+            text.replacen("\"lang\":\"en\"", "\"lang\":\"de\"", 1),
+        )
+        .expect("write");
         let text = std::fs::read_to_string(&meta).expect("read");
-        assert!(text.contains("\"de\""), "meta.json spelling changed: fix the test");
+        assert!(
+            text.contains("\"de\""),
+            "meta.json spelling changed: fix the test"
+        );
         let err = ModelDir::open(dir.path()).unwrap_err();
         assert!(matches!(err, ModelError::Unsupported { .. }), "{err}");
         assert!(err.to_string().contains("lang"), "{err}");

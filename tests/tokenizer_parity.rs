@@ -136,7 +136,13 @@ fn words(text: &str) -> Vec<(&str, bool, Option<String>)> {
     tokenizer()
         .tokenize(text)
         .iter()
-        .map(|t| (&text[t.span.start..t.span.end], t.ws, t.norm.as_deref().map(String::from)))
+        .map(|t| {
+            (
+                &text[t.span.start..t.span.end],
+                t.ws,
+                t.norm.as_deref().map(String::from),
+            )
+        })
         .collect()
 }
 
@@ -196,7 +202,14 @@ fn empty_and_blank_text() {
 fn urls_stay_whole() {
     assert_eq!(
         texts("See https://www.example.com/a-b?x=1, or www.bbc.co.uk."),
-        vec!["See", "https://www.example.com/a-b?x=1", ",", "or", "www.bbc.co.uk", "."]
+        vec![
+            "See",
+            "https://www.example.com/a-b?x=1",
+            ",",
+            "or",
+            "www.bbc.co.uk",
+            "."
+        ]
     );
 }
 
@@ -255,5 +268,31 @@ proptest! {
         text in "([a-zA-Z0-9]{1,6}|[ \n\t]{1,3}|[.,;:!?'\"()\\-–—…’“”$%/@#]|n't|'s|https?://|www\\.|\\.com|U\\.S\\.|é|ß|ı|İ|😀|\u{a0}|\u{3000}){0,30}"
     ) {
         assert_tiles(&text, &tokenizer().tokenize(&text));
+    }
+}
+
+/// Writes our tokens with their special-case norms for every parity doc to `$LEDE_DUMP_TOKENS`
+/// (JSONL: id, [start, end, ws, norm] in code points), for a by-hand comparison with spaCy's
+/// `token.norm_`. Run: `LEDE_DUMP_TOKENS=/tmp/ours.jsonl cargo test --test tokenizer_parity
+/// -- --ignored dump_tokens`.
+#[test]
+#[ignore = "writes a file for a manual comparison with spaCy"]
+fn dump_tokens() {
+    use std::io::Write;
+    let path = std::env::var("LEDE_DUMP_TOKENS").expect("set LEDE_DUMP_TOKENS");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for file in ["seed.jsonl", "news_dev.jsonl", "uner_dev.jsonl"] {
+        for doc in load(file) {
+            let cp = |b: usize| doc.text[..b].chars().count();
+            let tokens: Vec<serde_json::Value> = tokenizer()
+                .tokenize(&doc.text)
+                .iter()
+                .map(|t| {
+                    serde_json::json!([cp(t.span.start), cp(t.span.end), t.ws, t.norm.as_deref()])
+                })
+                .collect();
+            let line = serde_json::json!({"id": doc.id, "tokens": tokens});
+            writeln!(out, "{line}").expect("write");
+        }
     }
 }

@@ -304,8 +304,8 @@ impl Tokenizer {
         Ok(tokenizer)
     }
 
-    /// A copy of this tokenizer's behaviour without the per-thread chunk cache (for measuring
-    /// what the cache buys; results are identical).
+    /// The same tokenizer with its per-thread chunk cache turned off (to measure what the cache
+    /// buys; results are identical).
     pub fn without_cache(mut self) -> Self {
         self.cache_capacity = 0;
         self
@@ -364,11 +364,9 @@ impl Tokenizer {
         tokens: &mut Vec<Token>,
     ) {
         let chunk = &text[start..end];
-        if with_specials {
-            if let Some(pieces) = self.specials.get(chunk) {
-                push_pieces(tokens, start, pieces);
-                return;
-            }
+        if with_specials && let Some(pieces) = self.specials.get(chunk) {
+            push_pieces(tokens, start, pieces);
+            return;
         }
         if !with_specials || self.cache_capacity == 0 {
             self.tokenize_uncached(chunk, start, with_specials, tokens);
@@ -522,7 +520,10 @@ impl Tokenizer {
             return e;
         }
         let n = string[s..e].chars().count();
-        string.char_indices().nth(n).map_or(string.len(), |(i, _)| i)
+        string
+            .char_indices()
+            .nth(n)
+            .map_or(string.len(), |(i, _)| i)
     }
 
     /// spaCy's `find_suffix`: the length of the suffix match, taken from the string's end, as
@@ -559,7 +560,9 @@ impl Tokenizer {
     }
 
     fn is_url(&self, string: &str) -> bool {
-        self.url.as_ref().is_some_and(|re| re.matches_at_start(string))
+        self.url
+            .as_ref()
+            .is_some_and(|re| re.matches_at_start(string))
     }
 
     /// spaCy's `_apply_special_cases`: find special-case token sequences, keep the longest
@@ -656,4 +659,166 @@ fn parse_special(key: &str, value: &rmpv::Value) -> Result<Vec<Piece>, Tokenizer
         return Err(bad(format!("pieces spell {orth_total:?}")));
     }
     Ok(pieces)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rmpv::Value;
+
+    fn model_tokenizer() -> Tokenizer {
+        let model = ModelDir::from_env_or_default().unwrap_or_else(|e| panic!("{e}"));
+        Tokenizer::from_model_dir(&model).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn encode(map: Vec<(Value, Value)>) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, &Value::Map(map)).expect("encode");
+        bytes
+    }
+
+    fn piece(orth: &str, norm: Option<&str>) -> Value {
+        let mut attrs = vec![(Value::from(ATTR_ORTH), Value::from(orth))];
+        if let Some(norm) = norm {
+            attrs.push((Value::from(ATTR_NORM), Value::from(norm)));
+        }
+        Value::Map(attrs)
+    }
+
+    fn rules(exceptions: Vec<(Value, Value)>) -> Vec<u8> {
+        encode(vec![
+            (Value::from("prefix_search"), Value::from(r"^\(|^'")),
+            (Value::from("suffix_search"), Value::from(r"\)$|\.$")),
+            (
+                Value::from("infix_finditer"),
+                Value::from(r"(?<=[a-z])-(?=[a-z])"),
+            ),
+            (Value::from("token_match"), Value::Nil),
+            (Value::from("url_match"), Value::Nil),
+            (Value::from("faster_heuristics"), Value::from(true)),
+            (Value::from("exceptions"), Value::Map(exceptions)),
+        ])
+    }
+
+    fn texts<'a>(tokenizer: &Tokenizer, text: &'a str) -> Vec<&'a str> {
+        tokenizer
+            .tokenize(text)
+            .iter()
+            .map(|t| &text[t.span.start..t.span.end])
+            .collect()
+    }
+
+    /// `$` is translated to `\z`; Python's `$` also matches before a final `\n`. That can only
+    /// matter on all-whitespace chunks (no other chunk has a `\n`), and no rule of the model
+    /// matches anywhere in one.
+    #[test]
+    fn no_rule_matches_inside_whitespace() {
+        let tokenizer = model_tokenizer();
+        let rules = [
+            &tokenizer.prefix,
+            &tokenizer.suffix,
+            &tokenizer.infix,
+            &tokenizer.url,
+        ];
+        for &a in pyre::PY_SPACE {
+            for &b in pyre::PY_SPACE.iter().chain(std::iter::once(&'\n')) {
+                for text in [a.to_string(), format!("{a}{b}"), format!("{a}{b}\n")] {
+                    for re in rules.iter().copied().flatten() {
+                        assert_eq!(re.search(&text), None, "{text:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Expected tokens checked with spaCy 3.8: `Tokenizer(vocab, rules=…, prefix_search=…)`
+    /// with the same rules.
+    #[test]
+    fn custom_rules_from_bytes() {
+        let bytes = rules(vec![
+            (
+                Value::from("(x)"),
+                Value::Array(vec![
+                    piece("(", None),
+                    piece("x", Some("ex")),
+                    piece(")", None),
+                ]),
+            ),
+            (
+                Value::from("ab-cd"),
+                Value::Array(vec![piece("ab-cd", Some("ABCD"))]),
+            ),
+        ]);
+        let tokenizer = Tokenizer::from_bytes(&bytes).expect("rules");
+        assert_eq!(texts(&tokenizer, "(ab-cd)."), vec!["(", "ab-cd", ")", "."]);
+        assert_eq!(
+            texts(&tokenizer, "(ef-gh)."),
+            vec!["(", "ef", "-", "gh", ")", "."]
+        );
+        let tokens = tokenizer.tokenize("(x) '(x)");
+        assert_eq!(tokens.len(), 7);
+        assert_eq!(tokens[1].norm.as_deref(), Some("ex"));
+        assert_eq!(tokens[5].norm.as_deref(), Some("ex"));
+        // Only the special-case matcher can find these: infix splitting made the pieces.
+        assert_eq!(texts(&tokenizer, "ab-cd-ef"), vec!["ab-cd", "-", "ef"]);
+        assert_eq!(texts(&tokenizer, "zz-ab-cd"), vec!["zz", "-", "ab-cd"]);
+        assert_eq!(texts(&tokenizer, "ab-cd -ef"), vec!["ab-cd", "-ef"]);
+        let tokens = tokenizer.tokenize("zz-ab-cd");
+        assert_eq!(tokens[2].norm.as_deref(), Some("ABCD"));
+    }
+
+    #[test]
+    fn special_case_must_spell_its_key() {
+        let bytes = rules(vec![(
+            Value::from("don't"),
+            Value::Array(vec![piece("do", None), piece("not", None)]),
+        )]);
+        let err = Tokenizer::from_bytes(&bytes).unwrap_err();
+        assert!(matches!(err, TokenizerError::SpecialCase { .. }), "{err}");
+    }
+
+    #[test]
+    fn special_case_attrs_are_orth_and_norm_only() {
+        let bytes = rules(vec![(
+            Value::from("a"),
+            Value::Array(vec![Value::Map(vec![
+                (Value::from(ATTR_ORTH), Value::from("a")),
+                (Value::from(74u64), Value::from("DET")),
+            ])]),
+        )]);
+        assert!(Tokenizer::from_bytes(&bytes).is_err());
+    }
+
+    #[test]
+    fn bad_files_are_reported() {
+        let err = Tokenizer::from_file("/nonexistent/tokenizer").unwrap_err();
+        assert!(matches!(err, TokenizerError::Io { .. }), "{err}");
+        let err = Tokenizer::from_bytes(b"\x93\x01\x02\x03").unwrap_err();
+        assert!(matches!(err, TokenizerError::Format { .. }), "{err}");
+        let bytes = encode(vec![(Value::from("prefix_search"), Value::from("(?i)^a"))]);
+        let err = Tokenizer::from_bytes(&bytes).unwrap_err();
+        assert!(matches!(
+            err,
+            TokenizerError::Pattern {
+                name: "prefix_search",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn cache_does_not_change_results() {
+        let cached = model_tokenizer();
+        let uncached = model_tokenizer().without_cache();
+        let text = "“Don't,” he said (twice) in 2019... U.S.-led e-mail: http://x.org/a?b=1 ok.";
+        let first = cached.tokenize(text);
+        assert_eq!(cached.tokenize(text), first);
+        assert_eq!(uncached.tokenize(text), first);
+    }
+
+    #[test]
+    fn tokenizer_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Tokenizer>();
+    }
 }

@@ -58,8 +58,8 @@ pub(crate) struct Branch {
 pub(crate) const PY_SPACE: &[char] = &[
     '\u{9}', '\u{a}', '\u{b}', '\u{c}', '\u{d}', '\u{1c}', '\u{1d}', '\u{1e}', '\u{1f}', '\u{20}',
     '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}',
-    '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}',
-    '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}',
+    '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}', '\u{2029}',
+    '\u{202f}', '\u{205f}', '\u{3000}',
 ];
 
 /// Python's `str.isspace()` for one char.
@@ -441,7 +441,8 @@ impl PyRegex {
     /// [`PatternError`] when the pattern cannot be translated or compiled.
     pub(crate) fn new(pattern: &str) -> Result<Self, PatternError> {
         let branches = translate(pattern)?;
-        let compile = |p: &str| regex::Regex::new(p).map_err(|e| PatternError::Compile(e.to_string()));
+        let compile =
+            |p: &str| regex::Regex::new(p).map_err(|e| PatternError::Compile(e.to_string()));
         let mut parts = Vec::new();
         let mut plain: Vec<&str> = Vec::new();
         let flush = |plain: &mut Vec<&str>, parts: &mut Vec<Part>| -> Result<(), PatternError> {
@@ -502,12 +503,12 @@ impl PyRegex {
                     }
                 },
             };
-            if let Some(m) = found {
-                if best.is_none_or(|(s, _)| m.0 < s) {
-                    best = Some(m);
-                    if m.0 == from {
-                        break;
-                    }
+            if let Some(m) = found
+                && best.is_none_or(|(s, _)| m.0 < s)
+            {
+                best = Some(m);
+                if m.0 == from {
+                    break;
                 }
             }
         }
