@@ -296,3 +296,34 @@ fn dump_tokens() {
         }
     }
 }
+
+/// Compares with any parity-format file named by `$LEDE_PARITY_FILE` (for spaCy outputs made
+/// by hand on other texts). Run: `LEDE_PARITY_FILE=/tmp/x.jsonl cargo test --test
+/// tokenizer_parity -- --ignored --nocapture parity_file_from_env`.
+#[test]
+#[ignore = "needs a parity file made by hand"]
+fn parity_file_from_env() {
+    let path = std::env::var("LEDE_PARITY_FILE").expect("set LEDE_PARITY_FILE");
+    let report = lede::eval::tokenizer::compare_file(tokenizer(), std::path::Path::new(&path), 200)
+        .expect("compare");
+    println!("{report}");
+    assert_eq!(report.agreeing_tokens, report.gold_tokens, "{report}");
+}
+
+/// Very long chunks (no whitespace) are split like short ones, and the work stays linear:
+/// a quadratic search would not finish these in a test run. Small versions checked with spaCy.
+#[test]
+fn very_long_chunks() {
+    let n = 20_000;
+    let parens = "(".repeat(n);
+    assert_eq!(tokenizer().tokenize(&parens).len(), n);
+    let closing = format!("x{}", ")".repeat(n));
+    assert_eq!(tokenizer().tokenize(&closing).len(), n + 1);
+    let hyphens = format!("{}a", "a-".repeat(n));
+    assert_eq!(tokenizer().tokenize(&hyphens).len(), 2 * n + 1);
+    let commas = format!("{}1", "1,".repeat(n));
+    assert_eq!(tokenizer().tokenize(&commas).len(), 1);
+    for text in [&parens, &closing, &hyphens, &commas] {
+        assert_tiles(text, &tokenizer().tokenize(text));
+    }
+}

@@ -1,2 +1,5 @@
-//! Evaluation reports, one module per topic; `lede eval <topic>` prints them.
+//! Evaluation reports run by `lede eval <topic>`: each topic's `run(data_dir, model_dir)`
+//! returns the printed report.
+
 pub mod sentences;
+pub mod tokenizer;

@@ -58,6 +58,9 @@ const ATTR_NORM: u64 = 67;
 /// cleared (spaCy stops adding instead; results are the same either way).
 const CACHE_CAPACITY: usize = 10_000;
 
+/// Longer chunks are not cached: they rarely repeat and would pin memory.
+const MAX_CACHED_CHUNK: usize = 64;
+
 /// Why the tokenizer rules cannot be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenizerError {
@@ -114,6 +117,9 @@ pub struct Tokenizer {
     url: Option<PyRegex>,
     token_match: Option<PyRegex>,
     specials: FxHashMap<Box<str>, Pieces>,
+    /// The longest special-case key in bytes: longer strings skip the hash lookup, which keeps
+    /// affix splitting of a very long chunk linear (spaCy hashes every time).
+    max_special_len: usize,
     matcher: SpecialMatcher,
     /// Identifies this tokenizer's entries in the per-thread cache.
     id: u64,
@@ -261,6 +267,7 @@ impl Tokenizer {
             url: pattern("url_match")?,
             token_match: pattern("token_match")?,
             specials: FxHashMap::default(),
+            max_special_len: 0,
             matcher: SpecialMatcher::default(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             cache_capacity: CACHE_CAPACITY,
@@ -281,6 +288,7 @@ impl Tokenizer {
         // tokenization without special cases.
         rules.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, pieces) in &rules {
+            tokenizer.max_special_len = tokenizer.max_special_len.max(key.len());
             tokenizer
                 .specials
                 .insert(key.as_str().into(), pieces.clone().into());
@@ -364,11 +372,11 @@ impl Tokenizer {
         tokens: &mut Vec<Token>,
     ) {
         let chunk = &text[start..end];
-        if with_specials && let Some(pieces) = self.specials.get(chunk) {
+        if with_specials && let Some(pieces) = self.special(chunk) {
             push_pieces(tokens, start, pieces);
             return;
         }
-        if !with_specials || self.cache_capacity == 0 {
+        if !with_specials || self.cache_capacity == 0 || chunk.len() > MAX_CACHED_CHUNK {
             self.tokenize_uncached(chunk, start, with_specials, tokens);
             return;
         }
@@ -426,7 +434,7 @@ impl Tokenizer {
         }
         if ms < me {
             let middle = &chunk[ms..me];
-            if let Some(pieces) = self.specials.get(middle).filter(|_| with_specials) {
+            if let Some(pieces) = self.special(middle).filter(|_| with_specials) {
                 push_pieces(tokens, offset + ms, pieces);
             } else if self.is_token_match(middle) || self.is_url(middle) {
                 push(tokens, ms, me);
@@ -467,7 +475,7 @@ impl Tokenizer {
         prefixes: &mut Vec<(usize, usize)>,
         suffixes: &mut Vec<(usize, usize)>,
     ) -> (usize, usize) {
-        let is_special = |s: &str| with_specials && self.specials.contains_key(s);
+        let is_special = |s: &str| with_specials && self.special(s).is_some();
         let (mut start, mut end) = (0, chunk.len());
         let mut last_size = 0;
         while start < end && end - start != last_size {
@@ -545,6 +553,14 @@ impl Tokenizer {
         }
     }
 
+    /// The special case spelled `string`, if any.
+    fn special(&self, string: &str) -> Option<&Pieces> {
+        if string.len() > self.max_special_len {
+            return None;
+        }
+        self.specials.get(string)
+    }
+
     fn has_infix(&self, string: &str) -> bool {
         let mut out = Vec::new();
         if let Some(infix) = &self.infix {
@@ -591,7 +607,7 @@ impl Tokenizer {
         for (s, e) in kept {
             out.extend_from_slice(&tokens[i..s]);
             let span_text = &text[tokens[s].span.start..tokens[e - 1].span.end];
-            match self.specials.get(span_text) {
+            match self.special(span_text) {
                 Some(pieces) => {
                     let ws = tokens[e - 1].ws;
                     push_pieces(&mut out, tokens[s].span.start, pieces);

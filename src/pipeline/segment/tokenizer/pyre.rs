@@ -19,13 +19,25 @@
 //! - capturing groups become non-capturing (the tokenizer only uses whole-match offsets).
 //!
 //! For speed the pattern is also split into its top-level alternatives. Runs of alternatives
-//! without look-around go to one `regex` (DFA) automaton; each alternative with look-around goes
-//! to `fancy-regex`, behind a prefilter: the same alternative with its look-arounds deleted, a
-//! superset the DFA can reject cheaply. Python's `search` returns the leftmost match and, at that
-//! position, the first alternative that matches; [`PyRegex::search_from`] combines the parts by
-//! exactly that rule, so the result is the one the single backtracking regex would give.
+//! without look-around go to one `regex-automata` (lazy DFA) regex; each alternative with
+//! look-around goes to `fancy-regex`, behind a prefilter: the same alternative with its
+//! look-arounds deleted, a superset the DFA checks cheaply. A gate (all alternatives,
+//! look-arounds deleted) finds the next position where anything might match. Python's `search`
+//! returns the leftmost match and, at that position, the first alternative that matches;
+//! [`PyRegex::search_from`] applies exactly that rule (parts tried in order, anchored at each
+//! gate position), so the result is the one the single backtracking regex gives, in time linear
+//! in the text.
+//!
+//! Known limits, none reachable with en_core_web_sm's rules on the parity data: fancy-regex
+//! stops after a million backtracking steps and that counts as "no match" where Python would
+//! keep going; after an empty `finditer` match the search resumes one char later (Python 3.7+
+//! may still find a non-empty match at the same position; the model's infix rules never match
+//! the empty string).
 
 use std::fmt::Write as _;
+
+use regex_automata::meta::Regex;
+use regex_automata::{Anchored, Input};
 
 /// Why a stored pattern cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -418,20 +430,48 @@ fn truncate(s: &str) -> String {
 #[derive(Debug)]
 enum Part {
     /// Alternatives without look-around, as one leftmost-first DFA-backed regex.
-    Plain(regex::Regex),
+    Plain(Regex),
     /// One alternative with look-around, and its look-around-free superset as a prefilter.
     Fancy {
         exact: fancy_regex::Regex,
-        prefilter: regex::Regex,
+        prefilter: Regex,
     },
+}
+
+impl Part {
+    /// This part's preferred match starting exactly at byte `at`.
+    fn match_at(&self, text: &str, at: usize) -> Option<(usize, usize)> {
+        match self {
+            Part::Plain(re) => anchored(re, text, at),
+            Part::Fancy { exact, prefilter } => {
+                anchored(prefilter, text, at)?;
+                let input = fancy_regex::RegexInput::new(text)
+                    .from_pos(at)
+                    .anchored(true);
+                // A backtracking-limit error counts as no match (see the module docs).
+                let m = exact.find_input(input).ok().flatten()?;
+                Some((m.start(), m.end()))
+            }
+        }
+    }
+}
+
+/// `re`'s match starting exactly at `at` (look-behinds see the text before `at`).
+fn anchored(re: &Regex, text: &str, at: usize) -> Option<(usize, usize)> {
+    let input = Input::new(text).range(at..).anchored(Anchored::Yes);
+    re.search(&input).map(|m| (m.start(), m.end()))
 }
 
 /// A compiled Python pattern with Python's `search` / `match` / `finditer` semantics.
 #[derive(Debug)]
 pub(crate) struct PyRegex {
     parts: Vec<Part>,
-    /// All alternatives, look-arounds deleted: when this finds nothing, nothing matches.
-    gate: regex::Regex,
+    /// All alternatives, look-arounds deleted: no alternative matches where this does not.
+    gate: Regex,
+}
+
+fn compile(pattern: &str) -> Result<Regex, PatternError> {
+    Regex::new(pattern).map_err(|e| PatternError::Compile(e.to_string()))
 }
 
 impl PyRegex {
@@ -441,13 +481,11 @@ impl PyRegex {
     /// [`PatternError`] when the pattern cannot be translated or compiled.
     pub(crate) fn new(pattern: &str) -> Result<Self, PatternError> {
         let branches = translate(pattern)?;
-        let compile =
-            |p: &str| regex::Regex::new(p).map_err(|e| PatternError::Compile(e.to_string()));
         let mut parts = Vec::new();
         let mut plain: Vec<&str> = Vec::new();
         let flush = |plain: &mut Vec<&str>, parts: &mut Vec<Part>| -> Result<(), PatternError> {
             if !plain.is_empty() {
-                let joined = plain.iter().map(|b| format!("(?:{b})")).collect::<Vec<_>>();
+                let joined: Vec<String> = plain.iter().map(|b| format!("(?:{b})")).collect();
                 parts.push(Part::Plain(compile(&joined.join("|"))?));
                 plain.clear();
             }
@@ -467,52 +505,32 @@ impl PyRegex {
             }
         }
         flush(&mut plain, &mut parts)?;
-        let gate = branches
+        let gate: Vec<String> = branches
             .iter()
             .map(|b| format!("(?:{})", b.stripped))
-            .collect::<Vec<_>>()
-            .join("|");
+            .collect();
         Ok(Self {
             parts,
-            gate: compile(&gate)?,
+            gate: compile(&gate.join("|"))?,
         })
     }
 
     /// Python `pattern.search(text, pos)`: the leftmost match starting at or after byte `pos`
     /// (look-behinds see the text before `pos`), as a byte range.
+    ///
+    /// Python tries each position in turn and, at each, each alternative in order. The gate
+    /// skips to the next position where any alternative might match; there the parts are
+    /// tried in order, anchored, so the cost stays linear in the text.
     pub(crate) fn search_from(&self, text: &str, pos: usize) -> Option<(usize, usize)> {
-        let gate = self.gate.find_at(text, pos)?;
-        // No alternative can match before the gate's leftmost match.
-        let from = gate.start();
-        let mut best: Option<(usize, usize)> = None;
-        for part in &self.parts {
-            let found = match part {
-                Part::Plain(re) => re.find_at(text, from).map(|m| (m.start(), m.end())),
-                Part::Fancy { exact, prefilter } => match prefilter.find_at(text, from) {
-                    None => None,
-                    Some(m) => {
-                        // A later part only wins with a strictly earlier start.
-                        if best.is_some_and(|(s, _)| m.start() >= s) {
-                            continue;
-                        }
-                        exact
-                            .find_from_pos(text, m.start())
-                            .ok()
-                            .flatten()
-                            .map(|m| (m.start(), m.end()))
-                    }
-                },
-            };
-            if let Some(m) = found
-                && best.is_none_or(|(s, _)| m.0 < s)
-            {
-                best = Some(m);
-                if m.0 == from {
-                    break;
-                }
+        let mut pos = pos;
+        while pos <= text.len() {
+            let candidate = self.gate.search(&Input::new(text).range(pos..))?.start();
+            if let Some(m) = self.parts.iter().find_map(|p| p.match_at(text, candidate)) {
+                return Some(m);
             }
+            pos = candidate + text[candidate..].chars().next().map_or(1, char::len_utf8);
         }
-        best
+        None
     }
 
     /// Python `pattern.search(text)`.
@@ -522,9 +540,8 @@ impl PyRegex {
 
     /// Python `pattern.match(text)` (anchored at the start) succeeded.
     pub(crate) fn matches_at_start(&self, text: &str) -> bool {
-        // The leftmost match starts at 0 exactly when some match starts at 0, and then it is
-        // the match Python's `match` would return.
-        self.search(text).is_some_and(|(s, _)| s == 0)
+        anchored(&self.gate, text, 0).is_some()
+            && self.parts.iter().any(|p| p.match_at(text, 0).is_some())
     }
 
     /// Python `pattern.finditer(text)` as byte ranges, appended to `out`.
@@ -538,7 +555,7 @@ impl PyRegex {
             pos = if e > s {
                 e
             } else {
-                // An empty match: continue after the next char.
+                // An empty match: continue after the next char (see the module docs).
                 e + text[e..].chars().next().map_or(1, char::len_utf8)
             };
         }
