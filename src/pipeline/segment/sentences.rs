@@ -477,7 +477,8 @@ fn list_cuts(text: &str, cuts: &mut Vec<usize>) {
     }
 }
 
-/// Cuts after an emoticon that closes a sentence before a capitalised word ("… :) They were").
+/// Cuts after an emoticon that closes a sentence before a word ("… :) They were", "… :) when
+/// you turn 21"): an emoticon ends what it comments on.
 fn emoticon_cuts(text: &str, cuts: &mut Vec<usize>) {
     for e in EMOTICONS {
         for (at, _) in text.match_indices(e) {
@@ -487,7 +488,7 @@ fn emoticon_cuts(text: &str, cuts: &mut Vec<usize>) {
             let after = rest.trim_start();
             if before_ok
                 && after.len() < rest.len()
-                && after.chars().next().is_some_and(char::is_uppercase)
+                && after.chars().next().is_some_and(char::is_alphabetic)
             {
                 cuts.push(end + (rest.len() - after.len()));
             }
