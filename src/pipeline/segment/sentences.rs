@@ -101,6 +101,14 @@ const EMOTICONS: &[&str] = &[
     "^_^", "xD", "XD",
 ];
 
+/// Any of [`EMOTICONS`], longest first, found in one pass.
+static EMOTICON: LazyLock<Regex> = LazyLock::new(|| {
+    let mut all = EMOTICONS.to_vec();
+    all.sort_by_key(|e| std::cmp::Reverse(e.len()));
+    let alternation: Vec<String> = all.iter().map(|e| regex::escape(e)).collect();
+    Regex::new(&alternation.join("|")).expect("valid regex")
+});
+
 /// A list marker at the start of a stretch: an optional bullet, then `9.`, `9)`, `a.`, `a)`.
 static LIST_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:[•⁃◦▪‣\-\*]\s*)?(?:(\d{1,3})|([a-z]))(?:\.\)|[.)])\s").expect("valid regex")
@@ -480,18 +488,15 @@ fn list_cuts(text: &str, cuts: &mut Vec<usize>) {
 /// Cuts after an emoticon that closes a sentence before a word ("… :) They were", "… :) when
 /// you turn 21"): an emoticon ends what it comments on.
 fn emoticon_cuts(text: &str, cuts: &mut Vec<usize>) {
-    for e in EMOTICONS {
-        for (at, _) in text.match_indices(e) {
-            let end = at + e.len();
-            let before_ok = text[..at].ends_with(char::is_whitespace);
-            let rest = &text[end..];
-            let after = rest.trim_start();
-            if before_ok
-                && after.len() < rest.len()
-                && after.chars().next().is_some_and(char::is_alphabetic)
-            {
-                cuts.push(end + (rest.len() - after.len()));
-            }
+    for m in EMOTICON.find_iter(text) {
+        let before_ok = text[..m.start()].ends_with(char::is_whitespace);
+        let rest = &text[m.end()..];
+        let after = rest.trim_start();
+        if before_ok
+            && after.len() < rest.len()
+            && after.chars().next().is_some_and(char::is_alphabetic)
+        {
+            cuts.push(m.end() + (rest.len() - after.len()));
         }
     }
 }
