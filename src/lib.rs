@@ -22,7 +22,9 @@
 pub mod bench;
 pub mod config;
 pub mod enrich;
+pub mod http;
 pub mod input;
+pub mod metrics;
 pub mod pipeline;
 pub mod process;
 pub mod record;
