@@ -234,3 +234,58 @@ impl Drop for InFlight {
         histogram!(ARTICLE_SECONDS).record(self.started.elapsed().as_secs_f64());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::StageTiming;
+
+    #[test]
+    fn an_enriched_article_records_stage_times_bytes_and_entities_by_label() {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        let article = Enriched {
+            id: "a".into(),
+            record: vec![b'x'; 120],
+            timings: vec![
+                StageTiming {
+                    stage: "segment",
+                    micros: 1_500,
+                },
+                StageTiming {
+                    stage: "entities",
+                    micros: 30_000,
+                },
+            ],
+            entity_labels: vec![Label::Person, Label::Gpe, Label::Person],
+        };
+        metrics::with_local_recorder(&recorder, || {
+            enriched(&article, false);
+            enriched(&article, true);
+            rejected("too_large");
+        });
+        let text = handle.render();
+        for line in [
+            "lede_articles_enriched_total 2",
+            "lede_articles_duplicate_total 1",
+            "lede_enriched_bytes_total 240",
+            "lede_entities_total{label=\"PERSON\"} 4",
+            "lede_entities_total{label=\"GPE\"} 2",
+            "lede_articles_rejected_total{kind=\"too_large\"} 1",
+            "lede_stage_duration_seconds_bucket{stage=\"segment\",le=\"0.001\"} 0",
+            "lede_stage_duration_seconds_bucket{stage=\"segment\",le=\"0.0025\"} 2",
+            "lede_stage_duration_seconds_bucket{stage=\"entities\",le=\"0.025\"} 0",
+            "lede_stage_duration_seconds_bucket{stage=\"entities\",le=\"0.05\"} 2",
+            "lede_stage_duration_seconds_count{stage=\"entities\"} 2",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} not in\n{text}");
+        }
+        assert!(
+            !text.contains("label=\"ORG\""),
+            "labels never seen are absent"
+        );
+    }
+}
