@@ -50,22 +50,22 @@ fn compose_file_and_kubernetes_manifests_validate_offline() {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
+    std::fs::create_dir_all(to).expect("test set-up");
+    for entry in std::fs::read_dir(from).expect("test set-up") {
+        let entry = entry.expect("test set-up");
         let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
+        if entry.file_type().expect("test set-up").is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), &target).unwrap();
+            std::fs::copy(entry.path(), &target).expect("test set-up");
         }
     }
 }
 
 fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
+    let text = std::fs::read_to_string(path).expect("test set-up");
     assert!(text.contains(from), "{from:?} not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    std::fs::write(path, text.replacen(from, to, 1)).expect("test set-up");
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn the_validator_catches_a_misnamed_consumer_short_grace_periods_and_unknown_fie
 
 fn nats_config<T: serde::de::DeserializeOwned>(file: &str) -> T {
     let path: PathBuf = Path::new(ROOT).join("deploy/k8s/nats").join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = std::fs::read_to_string(&path).expect("test set-up");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -133,7 +133,7 @@ async fn provision(js: &jetstream::Context) {
     let config: consumer::pull::Config = nats_config("consumer-lede.json");
     js.get_stream("ARTICLES")
         .await
-        .unwrap()
+        .expect("test set-up")
         .create_consumer(config)
         .await
         .expect("creating the consumer");
@@ -155,11 +155,13 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
         "--nats-url",
         &ensured.url(),
     ])
-    .unwrap();
+    .expect("test set-up");
     let lede::config::Command::Worker(args) = cli.command else {
         unreachable!()
     };
-    let topology = transport::streams(&ejs, &args.nats).await.unwrap();
+    let topology = transport::streams(&ejs, &args.nats)
+        .await
+        .expect("test set-up");
     let defaults = ConsumerSettings {
         name: args.consumer.clone(),
         filter_subject: args.nats.input_subject.clone(),
@@ -169,25 +171,25 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
     };
     transport::consumer(&topology.input, &defaults, true)
         .await
-        .unwrap();
+        .expect("test set-up");
 
     for name in ["ARTICLES", "ARTICLES_ENRICHED", "ARTICLES_DLQ"] {
         let p = pjs
             .get_stream(name)
             .await
-            .unwrap()
+            .expect("test set-up")
             .info()
             .await
-            .unwrap()
+            .expect("test set-up")
             .config
             .clone();
         let e = ejs
             .get_stream(name)
             .await
-            .unwrap()
+            .expect("test set-up")
             .info()
             .await
-            .unwrap()
+            .expect("test set-up")
             .config
             .clone();
         assert_eq!(
@@ -212,11 +214,11 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
         let mut c: consumer::PullConsumer = js
             .get_stream("ARTICLES")
             .await
-            .unwrap()
+            .expect("test set-up")
             .get_consumer("lede")
             .await
-            .unwrap();
-        c.info().await.unwrap().config.clone()
+            .expect("test set-up");
+        c.info().await.expect("test set-up").config.clone()
     };
     let (p, e) = (
         consumer_config(pjs.clone()).await,

@@ -90,6 +90,16 @@ async fn wait_metrics(
     }
 }
 
+/// `lede healthcheck --url <url>` (the image's HEALTHCHECK): did it exit 0?
+fn healthcheck(url: &str) -> bool {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lede"))
+        .args(["healthcheck", "--url", url])
+        .output()
+        .expect("running lede healthcheck")
+        .status
+        .success()
+}
+
 /// Sends SIGTERM and waits (bounded) for a clean exit.
 async fn terminate(mut worker: Child) {
     let pid = worker.id().to_string();
@@ -97,12 +107,12 @@ async fn terminate(mut worker: Child) {
         std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
-            .unwrap()
+            .expect("kill")
             .success()
     );
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = worker.try_wait().unwrap() {
+        if let Some(status) = worker.try_wait().expect("try_wait") {
             break status;
         }
         assert!(
@@ -135,6 +145,7 @@ async fn endpoints_report_liveness_readiness_and_counters_that_follow_the_articl
     );
     assert_eq!(wait_status(http, "/healthz", 200).await, "ok\n");
     assert_eq!(wait_status(http, "/readyz", 200).await, "ready\n");
+    assert!(healthcheck(&format!("http://{addr}/readyz")));
     let before = samples(&wait_status(http, "/metrics", 200).await);
     assert_eq!(value(&before, "lede_articles_received_total"), 0.0);
     assert_eq!(value(&before, "lede_build_info{version=\"0.1.0\"}"), 1.0);
@@ -203,6 +214,8 @@ async fn endpoints_report_liveness_readiness_and_counters_that_follow_the_articl
     let why = wait_status(http, "/readyz", 503).await;
     assert!(why.contains("disconnected"), "{why}");
     assert_eq!(wait_status(http, "/healthz", 200).await, "ok\n");
+    assert!(!healthcheck(&format!("http://{addr}/readyz")));
+    assert!(healthcheck(&format!("http://{addr}/healthz")));
     server.restart();
     wait_status(http, "/readyz", 200).await;
     terminate(worker).await;
@@ -289,7 +302,7 @@ async fn fake_collector() -> (u16, Arc<Mutex<Vec<bytes::Bytes>>>) {
         axum::routing::post(move |body: bytes::Bytes| {
             let keep = keep.clone();
             async move {
-                keep.lock().unwrap().push(body);
+                keep.lock().expect("lock").push(body);
                 // An empty ExportTraceServiceResponse.
                 (
                     [("content-type", "application/x-protobuf")],
@@ -298,8 +311,10 @@ async fn fake_collector() -> (u16, Arc<Mutex<Vec<bytes::Bytes>>>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("local addr").port();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (port, got)
 }
