@@ -230,8 +230,10 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        gauge!(IN_FLIGHT).decrement(1.0);
+        // The histogram first: once the gauge is back down, everything about the article is
+        // recorded.
         histogram!(ARTICLE_SECONDS).record(self.started.elapsed().as_secs_f64());
+        gauge!(IN_FLIGHT).decrement(1.0);
     }
 }
 
