@@ -21,6 +21,12 @@
 //! as spaCy does in its `_cache`: the tokenization of a chunk does not depend on its context,
 //! so the cache cannot change a result.
 //!
+//! Crates: `rmpv` reads the msgpack file as a dynamic value (its special cases are maps keyed by
+//! spaCy's integer attribute ids, awkward for serde); `fancy-regex` runs the look-around
+//! alternatives; `regex-automata` runs the rest, because it can search anchored at a given
+//! position (the `regex` crate cannot), which keeps Python's search semantics linear;
+//! `rustc-hash` hashes the short strings of the special-case and cache tables.
+//!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use lede::model::ModelDir;
