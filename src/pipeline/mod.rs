@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod clean;
 pub mod delay;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
@@ -231,6 +232,8 @@ pub struct Document {
     pub clusters: Vec<Cluster>,
     /// Stages that ran but left the article alone.
     pub skipped: Vec<Skip>,
+    /// Where each run of `text` came from in the clean stage's input (with `source_offsets`).
+    pub source_map: Option<clean::SourceMap>,
 }
 
 impl Document {
@@ -288,7 +291,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["delay"];
+pub const STAGE_NAMES: &[&str] = &["clean", "delay"];
 
 /// Settings the stages are built from (a slice of the worker's config).
 #[derive(Debug, Clone, Default)]
@@ -301,6 +304,8 @@ pub struct StageOptions {
     pub entity_rules: bool,
     /// Fold quotes and dashes while cleaning.
     pub normalize_punctuation: bool,
+    /// Keep the clean stage's map back to the input text and put it in the record.
+    pub source_offsets: bool,
     /// Per-article sleep of the `delay` stage (fault injection).
     pub delay: Duration,
 }
@@ -341,6 +346,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     let mut stages: Vec<Arc<dyn Stage>> = Vec::with_capacity(names.len());
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
+            "clean" => Arc::new(clean::Clean::new(options)),
             "delay" => Arc::new(delay::Delay::new(options.delay)),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
