@@ -1,17 +1,25 @@
 //! Boilerplate rules over the paragraphs of a cleaned text, and the dateline.
 //!
 //! Each paragraph (one line of the input) is judged as a whole; nothing is cut from inside a
-//! paragraph. Three passes, so that a second run finds nothing more (idempotence):
+//! paragraph. The passes run in this order so that a second run finds nothing more
+//! (idempotence):
 //!
-//! 1. **Line patterns**, each a whole-line match: `read_more` ("Read more: …"), `related`
-//!    ("Related articles", "You may also like: …"), `share` (a line made only of share words and
-//!    network names), `subscribe`, `follow`, `copyright`, `photo_credit`, and `chrome` (a fixed
-//!    list: "Advertisement", "Skip to content", "Back to top", …). A story sentence that merely
-//!    contains these words never matches: the patterns are anchored, and `read_more`/`related`
-//!    need the phrase alone or followed by a separator (`:`, `»`, `|`, `-`).
-//! 2. **Repeated chrome**: a short line (≤ 5 words, no closing punctuation) that occurs twice or
-//!    more is site furniture; every copy goes.
-//! 3. **Teasers**: a *teaser-shaped* line ends in `…` or `...` right after a word or comma, has
+//! 1. **Line patterns**, each anchored to the whole line: `title`/`byline` (a line that only
+//!    repeats the known headline or author), `chrome` (a fixed list: "Advertisement", "Skip to
+//!    content", reading times, comment prompts, breadcrumbs, number-only lines), `share` (only
+//!    share words and network names), `read_more` and `related` (the phrase alone or before a
+//!    separator `:`, `»`, `|`, `-`), `credit` ("(Reporting by …; Editing by …)"),
+//!    `photo_credit` ("Photo: …", "Фото: …", or a caption ending in "/Getty Images",
+//!    "(AP Photo/…)"), then for short lines `subscribe`, `follow`, `copyright`, and for very
+//!    short lines without closing punctuation `timestamp` ("Updated Nov 19, 6:55 AM") and
+//!    `byline` ("By Jane Doe"). A story sentence that merely contains these words never
+//!    matches.
+//! 2. A `related` header takes the list of headline-like lines (short, no closing period)
+//!    right under it.
+//! 3. **Repeated chrome**: a short line (≤ 5 words, no closing punctuation) that occurs twice or
+//!    more is site furniture; every copy goes. Longer repeated lines stay (an interview repeats
+//!    its questions).
+//! 4. **Teasers**: a *teaser-shaped* line ends in `…` or `...` right after a word or comma, has
 //!    at least four words and balanced quotes (so a quotation trailing off is not one). A run of
 //!    two or more teaser-shaped lines anywhere is a block of teasers; a single one is removed
 //!    only when it is the last line and cut off after a function word ("…to end the…"). A story
@@ -23,6 +31,12 @@ use regex::Regex;
 const MAX_SHORT_LINE_WORDS: usize = 30;
 /// Maximum words in a repeated line treated as chrome.
 const MAX_REPEATED_CHROME_WORDS: usize = 5;
+/// Maximum words in a caption that ends in a photo credit.
+const MAX_CAPTION_WORDS: usize = 80;
+/// Maximum words in a timestamp or byline line.
+const MAX_META_WORDS: usize = 12;
+/// Maximum words in a headline listed under a "Related" header.
+const MAX_HEADLINE_WORDS: usize = 20;
 /// Minimum words in a teaser-shaped line.
 const MIN_TEASER_WORDS: usize = 4;
 
@@ -59,6 +73,10 @@ pub(crate) struct Rules {
     copyright: Regex,
     photo_credit: Regex,
     chrome: Regex,
+    caption_credit: Regex,
+    timestamp: Regex,
+    byline: Regex,
+    credit: Regex,
     dateline: Regex,
 }
 
@@ -81,7 +99,7 @@ impl Rules {
                 r"(?i)^(?:read more|read also|also read|more to read|continue reading|read the full (?:story|article)|click here to read more|see also|read next|more on this(?: story| topic)?|watch|listen|read)\b{SEP}"
             )),
             related: re(&format!(
-                r"(?i)^(?:related(?: articles?| stories| coverage| news| posts| content| links| reading| topics| video)?|you (?:may|might) also (?:like|be interested in|enjoy)|more from [^.!?]{{1,40}}|more stories|more news|recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared)|trending(?: now| stories| news)?|top stories|editor'?s picks|latest news|don'?t miss|see more|more in [^.!?]{{1,30}}|also on [^.!?]{{1,30}})\b{SEP}"
+                r"(?i)^[\[(]?(?:related(?: articles?| stories| coverage| news| posts| content| links| reading| topics| video)?|you (?:may|might) also (?:like|be interested in|enjoy)|more from [^.!?]{{1,40}}|more stories|more [\p{{L}} ]{{1,20}} stories|more news|recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared)|trending(?: now| stories| news)?|top stories|editor'?s picks|latest news|don'?t miss|see more|more in [^.!?]{{1,30}}|also on [^.!?]{{1,30}})\b{SEP}"
             )),
             subscribe: re(
                 r"(?i)^(?:subscribe\b|sign up\b|sign-up\b|get (?:our|the) [^.!?]{0,40}newsletter|join (?:our|the) [^.!?]{0,30}(?:newsletter|channel|mailing list)|download (?:our|the) app|want more (?:news|stories)\?)|(?:subscribe|sign up)[^.!?]{0,60}(?:newsletter|inbox|email updates|alerts|notifications)",
@@ -89,12 +107,22 @@ impl Rules {
             follow: re(
                 r"(?i)^(?:follow (?:us|@\w+|[^.!?]{1,40} on (?:twitter|x|facebook|instagram|telegram|linkedin|tiktok|youtube|threads|bluesky|google news))|like us on facebook|find us on|connect with us|join us on|stay connected)\b",
             ),
-            copyright: re(r"(?i)^(?:©|\(c\)\s|copyright\s*(?:©|\(c\)|\d{4}))|all rights reserved"),
+            copyright: re(r"(?i)^(?:[©ⓒ]|\(c\)\s|copyright\s*(?:[©ⓒ]|\(c\)|\d{4}))|all rights reserved"),
             photo_credit: re(
-                r"(?i)^\(?(?:photo|photos|photograph|image|images|picture|pictures|pic|file photo|credit|credits|illustration|graphic|video)(?: credits?)?\s*(?::|by\b|/|courtesy\b)|\((?:ap photo|photo|image|reuters|afp|getty|epa|file)[^)]{0,80}\)\s*$|^[\p{L}.' -]{2,40}/(?:reuters|ap|afp|getty images|epa|bloomberg|shutterstock|afp via getty images|ap photo)\s*$|^(?:getty images|shutterstock|ap photo|reuters|afp)(?:\s*/\s*[\p{L}. ]{1,40})?$",
+                r"(?i)^\(?(?:photo|photos|photograph|image|images|picture|pictures|pic|file photo|credit|credits|illustration|graphic|video|фото|foto|fotos|bild|imagen|immagine)(?: credits?)?\s*(?::|by\b|/|courtesy\b|\.\.\.|…)|^[\p{L}.' -]{2,40}/(?:reuters|ap|afp|getty images|epa|bloomberg|shutterstock|afp via getty images|ap photo)\s*$|^(?:getty images|shutterstock|ap photo|reuters|afp)(?:\s*/\s*[\p{L}. ]{1,40})?$",
             ),
             chrome: re(
-                r"(?i)^(?:advertisement|advertising|ad|sponsored(?: content)?|skip to (?:main )?content|skip to navigation|back to top|scroll to top|go to top|close|menu|search|log ?in|sign in|loading(?:\.\.\.|…)?|print(?: this)?(?: article| page)?|\d+ comments?|comments?|show comments|view comments|leave a comment|cookie (?:policy|settings)|privacy policy|terms (?:of use|and conditions)|next article|previous article|next|previous|home|top|toggle navigation|listen to (?:this )?article|\d+ min(?:ute)? read)\s*[.:]?$",
+                r"(?i)^(?:advertisement|advertising|ad|sponsored(?: content)?|skip to (?:main )?content|skip to navigation|back to top|scroll to top|go to top|close|menu|search|log ?in|sign in|loading(?:\.\.\.|…)?|print(?: this)?(?: article| page)?|\d+ comments?|comments?|show comments|view comments|leave a comment|cookie (?:policy|settings)|privacy policy|terms (?:of use|and conditions)|next article|previous article|next|previous|home|top|toggle navigation|listen to (?:this )?article|\d+ min(?:ute)?s? read|(?:tempo de leitura|reading time|lesezeit|tiempo de lectura|temps de lecture)\s*:?.*|iklan|реклама|anzeige|publicidade|publicidad|publicité|pubblicità|caption|(?:image|photo|slide|picture) \d+ (?:of|/)\s*/?\s*\d*|(?:post|add|leave|write|view|show|read) (?:a |your )?comments?\s*(?:\(\+\))?|this (?:slideshow|video|content|page) requires javascript|tell us what you think(?:\.\.\.|…)?|(?:filed under|tags?|topics?|categories|category|posted in)\s*:.*|this (?:post|article|page) (?:may )?contains? affiliate.*|sharing is caring!?)\s*[.:!]?$",
+            ),
+            caption_credit: re(
+                r"(?i)\((?:ap photo|photo|image|reuters|afp|getty|epa|file)[^)]{0,80}\)\s*$|(?:/|\|\s*)(?:getty images|reuters|ap|afp|epa|bloomberg|shutterstock|ap photo)\s*$|\((?:\p{Lu}[\p{L}.\-]*\s?)+(?:/(?:\p{Lu}[\p{L}.\-]*\s?)+)+\)\s*$",
+            ),
+            timestamp: re(
+                r"(?i)^(?:(?:last )?updated|published|first published|posted|modified|date)(?: on| at)?\b\s*:?.*\d",
+            ),
+            byline: re(r"^(?i:by)\s+\p{Lu}"),
+            credit: re(
+                r"(?i)^[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|edited|produced) by\b",
             ),
             dateline: re(
                 r"^([\p{Lu}][\p{Lu}\p{M}.'’\-]{2,}(?:[ /][\p{Lu}][\p{Lu}\p{M}.'’\-]+){0,3})(,[^()\-–—\n.!?]{1,40}?)?\s*(\([^()\n]{1,30}\))?\s*(--|[-–—:])(?:\s|$)",
@@ -108,7 +136,8 @@ impl Rules {
         if words == 0 {
             return None;
         }
-        if self.chrome.is_match(line) {
+        if self.chrome.is_match(line) || is_breadcrumb(line) || !line.chars().any(char::is_alphabetic)
+        {
             return Some("chrome");
         }
         if is_share_line(line) {
@@ -124,8 +153,22 @@ impl Rules {
         if words <= 20 && self.related.is_match(line) {
             return Some("related");
         }
+        if self.credit.is_match(line) && words <= MAX_SHORT_LINE_WORDS * 2 {
+            return Some("credit");
+        }
+        if words <= MAX_CAPTION_WORDS && self.caption_credit.is_match(line) {
+            return Some("photo_credit");
+        }
         if words > MAX_SHORT_LINE_WORDS {
             return None;
+        }
+        if words <= MAX_META_WORDS && !ends_sentence {
+            if self.timestamp.is_match(line) || is_date_line(line) {
+                return Some("timestamp");
+            }
+            if self.byline.is_match(line) {
+                return Some("byline");
+            }
         }
         if self.subscribe.is_match(line) {
             return Some("subscribe");
@@ -143,9 +186,47 @@ impl Rules {
     }
 
     /// Judges every line: `Some(kind)` for the ones to remove (all three passes).
-    pub(crate) fn judge(&self, lines: &[&str]) -> Vec<Option<&'static str>> {
-        let mut verdicts: Vec<Option<&'static str>> =
-            lines.iter().map(|l| self.line_kind(l)).collect();
+    ///
+    /// `title` and `byline` (from the input or the page) mark lines that only repeat them.
+    pub(crate) fn judge(
+        &self,
+        lines: &[&str],
+        title: Option<&str>,
+        byline: Option<&str>,
+    ) -> Vec<Option<&'static str>> {
+        let same = |line: &str, known: Option<&str>| {
+            known.is_some_and(|k| {
+                let k = k.trim();
+                !k.is_empty()
+                    && (line.eq_ignore_ascii_case(k)
+                        || line
+                            .get(3..)
+                            .is_some_and(|rest| line[..3].eq_ignore_ascii_case("by ") && rest.eq_ignore_ascii_case(k)))
+            })
+        };
+        let mut verdicts: Vec<Option<&'static str>> = lines
+            .iter()
+            .map(|l| {
+                if same(l, title) {
+                    Some("title")
+                } else if same(l, byline) {
+                    Some("byline")
+                } else {
+                    self.line_kind(l)
+                }
+            })
+            .collect();
+
+        // A "Related"/"More stories" header takes the headline list under it.
+        let mut in_list = false;
+        for (line, verdict) in lines.iter().zip(verdicts.iter_mut()) {
+            match verdict {
+                Some("related") => in_list = true,
+                Some(_) => {}
+                None if in_list && is_headline_like(line) => *verdict = Some("related"),
+                None => in_list = false,
+            }
+        }
 
         // Pass 2: repeated short lines.
         let mut counts: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
@@ -207,6 +288,49 @@ impl Rules {
     }
 }
 
+/// "HomeLatest NewsStory title": a breadcrumb trail glued together by the extractor, or one
+/// with separators ("Home › World › Middle East").
+fn is_breadcrumb(line: &str) -> bool {
+    line.strip_prefix("Home").is_some_and(|rest| {
+        rest.starts_with(|c: char| c.is_uppercase())
+            || rest.trim_start().starts_with(['›', '»', '>', '/', '|'])
+    })
+}
+
+/// A short line that reads as a date or time: it has a year or a clock time, and at most
+/// one word that is neither a month, a weekday, a number nor a time word.
+fn is_date_line(line: &str) -> bool {
+    const DATE_WORDS: &[&str] = &[
+        "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun",
+        "june", "jul", "july", "aug", "august", "sep", "sept", "september", "oct", "october",
+        "nov", "november", "dec", "december", "mon", "monday", "tue", "tuesday", "wed",
+        "wednesday", "thu", "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday",
+        "am", "pm", "a", "p", "m", "gmt", "utc", "est", "edt", "pst", "pdt", "cet", "ist", "ist",
+        "et", "pt", "de", "às", "at", "on", "updated", "published", "posted", "st", "nd", "rd",
+        "th",
+    ];
+    let has_year = line
+        .split(|c: char| !c.is_ascii_digit())
+        .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
+    let has_time = line.as_bytes().windows(3).any(|w| {
+        w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit()
+    });
+    if !has_year && !has_time {
+        return false;
+    }
+    let other = line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !DATE_WORDS.contains(&w.to_lowercase().as_str()))
+        .count();
+    other <= 2
+}
+
+/// A line that reads as a listed headline: short, no closing period.
+fn is_headline_like(line: &str) -> bool {
+    word_count(line) <= MAX_HEADLINE_WORDS && !line.ends_with(['.', ':', ';'])
+}
+
 fn has_separator_after_header(line: &str) -> bool {
     line.contains([':', '»', '|', '›', '→'])
 }
@@ -264,7 +388,7 @@ mod tests {
     use super::*;
 
     fn kinds(lines: &[&str]) -> Vec<Option<&'static str>> {
-        Rules::new().judge(lines)
+        Rules::new().judge(lines, None, None)
     }
 
     /// Lines that must go, with their kind.

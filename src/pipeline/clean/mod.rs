@@ -82,6 +82,11 @@ impl Clean {
     /// assert_eq!(&out.text[out.dateline.unwrap().start..out.dateline.unwrap().end], "TEHRAN (Reuters) -");
     /// ```
     pub fn clean_text(&self, source: &str) -> Cleaned {
+        self.clean(source, None, None)
+    }
+
+    /// [`Clean::clean_text`], also removing lines that only repeat the title or the byline.
+    pub fn clean(&self, source: &str, title: Option<&str>, byline: Option<&str>) -> Cleaned {
         let mut lines: Vec<(Span, MappedText)> = Vec::new();
         for span in normalize::line_spans(source) {
             let line = normalize::normalize_line(source, span, self.fold_punctuation);
@@ -90,7 +95,7 @@ impl Clean {
             }
         }
         let texts: Vec<&str> = lines.iter().map(|(_, l)| l.text.as_str()).collect();
-        let verdicts = self.rules.judge(&texts);
+        let verdicts = self.rules.judge(&texts, title, byline);
         let mut out = MappedText::with_capacity(source.len());
         let mut removed = Vec::new();
         let mut prev_end: Option<usize> = None;
@@ -185,7 +190,11 @@ impl Stage for Clean {
                 }
             }
         }
-        let cleaned = self.clean_text(source.as_deref().unwrap_or(&doc.text));
+        let cleaned = self.clean(
+            source.as_deref().unwrap_or(&doc.text),
+            doc.title.as_deref(),
+            doc.byline.as_deref(),
+        );
         doc.text = cleaned.text;
         doc.removed = cleaned.removed;
         doc.dateline = cleaned.dateline;
