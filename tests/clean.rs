@@ -82,7 +82,10 @@ fn seed_paragraphs_map_back_to_their_source_lines() {
             ..StageOptions::default()
         },
     );
-    let map = doc.source_map.as_ref().expect("source map with source_offsets");
+    let map = doc
+        .source_map
+        .as_ref()
+        .expect("source map with source_offsets");
     let mut at = 0;
     for paragraph in doc.text.split(PARAGRAPH_BREAK) {
         let span = Span::new(at, at + paragraph.len());
@@ -115,7 +118,10 @@ fn story_endings_and_quotes_that_look_like_boilerplate_survive() {
     clean_doc(&mut doc, &StageOptions::default());
     assert!(doc.removed.is_empty(), "removed {:?}", doc.removed);
     assert_eq!(doc.text, story.replace('\n', PARAGRAPH_BREAK));
-    assert_eq!(doc.dateline.map(|d| doc.slice(d)), Some("WASHINGTON (AP) \u{2014}"));
+    assert_eq!(
+        doc.dateline.map(|d| doc.slice(d)),
+        Some("WASHINGTON (AP) \u{2014}")
+    );
 }
 
 #[test]
@@ -134,7 +140,10 @@ fn every_removal_is_reported_with_its_kind() {
         "BEIRUT (Reuters) - Talks resumed on Monday.\n\nOfficials said progress was slow."
     );
     let kinds: Vec<&str> = doc.removed.iter().map(|r| r.kind).collect();
-    assert_eq!(kinds, ["chrome", "read_more", "share", "subscribe", "copyright"]);
+    assert_eq!(
+        kinds,
+        ["chrome", "read_more", "share", "subscribe", "copyright"]
+    );
     assert_eq!(doc.dateline, Some(Span::new(0, 18)));
 }
 
@@ -171,10 +180,21 @@ fn html_is_preferred_over_text_and_fills_metadata() {
     };
     clean_doc(&mut doc, &StageOptions::default());
     assert!(doc.html.is_none(), "the HTML is consumed");
-    assert!(doc.text.starts_with("The defence minister of Iran met"), "{}", doc.text);
-    assert!(doc.text.ends_with("officials said in a statement."), "{}", doc.text);
+    assert!(
+        doc.text.starts_with("The defence minister of Iran met"),
+        "{}",
+        doc.text
+    );
+    assert!(
+        doc.text.ends_with("officials said in a statement."),
+        "{}",
+        doc.text
+    );
     assert_eq!(doc.text.matches(PARAGRAPH_BREAK).count(), 1);
-    assert_eq!(doc.title.as_deref(), Some("Iran and Iraq sign a memorandum"));
+    assert_eq!(
+        doc.title.as_deref(),
+        Some("Iran and Iraq sign a memorandum")
+    );
     assert_eq!(doc.byline.as_deref(), Some("Jane Doe"));
     assert_eq!(doc.lang.as_deref(), Some("en"));
 }
@@ -192,7 +212,11 @@ fn html_without_an_article_falls_back_to_text_or_is_rejected() {
         html: Some("<html><body></body></html>".into()),
         ..Document::default()
     };
-    assert!(Clean::new(&StageOptions::default()).process(&mut empty).is_err());
+    assert!(
+        Clean::new(&StageOptions::default())
+            .process(&mut empty)
+            .is_err()
+    );
 }
 
 #[test]
@@ -208,7 +232,11 @@ fn dev_html_pages_produce_text_language_and_a_competitive_score() {
             ..Document::default()
         };
         clean.process(&mut doc).unwrap();
-        assert!(!doc.text.trim().is_empty(), "page {} gave no text", page.key);
+        assert!(
+            !doc.text.trim().is_empty(),
+            "page {} gave no text",
+            page.key
+        );
         assert!(!doc.text.contains("\n\n\n"), "page {}", page.key);
         let want_lang = match &page.key[..8] {
             "0ec95c72" => "ko",
@@ -221,7 +249,12 @@ fn dev_html_pages_produce_text_language_and_a_competitive_score() {
         // Idempotence on real extracted text.
         let again = clean.clean_text(&doc.text);
         assert_eq!(again.text, doc.text, "page {}", page.key);
-        assert!(again.removed.is_empty(), "page {}: {:?}", page.key, again.removed);
+        assert!(
+            again.removed.is_empty(),
+            "page {}: {:?}",
+            page.key,
+            again.removed
+        );
         scores.push(lede::eval::html::score_page(&doc.text, &page.truth));
     }
     let (_, _, f1) = lede::eval::html::corpus_scores(&scores);
@@ -232,8 +265,7 @@ fn dev_html_pages_produce_text_language_and_a_competitive_score() {
 #[test]
 fn the_pipeline_registers_clean_first() {
     assert_eq!(lede::pipeline::STAGE_NAMES.first(), Some(&"clean"));
-    let pipeline =
-        lede::pipeline::build(&["clean".to_owned()], &StageOptions::default()).unwrap();
+    let pipeline = lede::pipeline::build(&["clean".to_owned()], &StageOptions::default()).unwrap();
     let raw = RawArticle::decode(br#"{"html":"<p>Short page.</p>"}"#, 1 << 20).unwrap();
     let record = pipeline.enrich(&raw).unwrap();
     assert_eq!(record.text, "Short page.");
@@ -283,12 +315,18 @@ fn check_map(source: &str, fold: bool) -> Result<(), TestCaseError> {
         prop_assert_eq!(a.text.start, at);
         at = a.text.end;
         prop_assert!(a.source.start <= a.source.end && a.source.end <= source.len());
-        prop_assert!(a.source.start >= last_source, "alignments go forward in the source");
+        prop_assert!(
+            a.source.start >= last_source,
+            "alignments go forward in the source"
+        );
         last_source = a.source.start;
         prop_assert!(source.is_char_boundary(a.source.start));
         prop_assert!(source.is_char_boundary(a.source.end));
         if a.verbatim {
-            prop_assert_eq!(&out.text[a.text.start..a.text.end], &source[a.source.start..a.source.end]);
+            prop_assert_eq!(
+                &out.text[a.text.start..a.text.end],
+                &source[a.source.start..a.source.end]
+            );
         }
     }
     prop_assert_eq!(at, out.text.len());

@@ -17,7 +17,12 @@ use crate::pipeline::{Document, Stage, StageOptions};
 
 /// Reference figures on the same 40 DEV pages (from `html/README.md`, upstream `evaluate.py`).
 const PEERS: &[(&str, f64, f64, f64)] = &[
-    ("rs_trafilatura (git 9261e08, upstream)", 0.979, 0.963, 0.995),
+    (
+        "rs_trafilatura (git 9261e08, upstream)",
+        0.979,
+        0.963,
+        0.995,
+    ),
     ("go_trafilatura ae7ea06", 0.969, 0.950, 0.989),
     ("dom_smoothie 0.19.0 Formatted", 0.967, 0.940, 0.995),
     ("Readability.js 0.6.0", 0.965, 0.940, 0.993),
@@ -78,7 +83,13 @@ pub fn score_page(predicted: &str, truth: &str) -> PageScore {
             recall: 1.0,
         };
     }
-    let ratio = |a: usize, b: usize| if a + b == 0 { 0.0 } else { a as f64 / (a + b) as f64 };
+    let ratio = |a: usize, b: usize| {
+        if a + b == 0 {
+            0.0
+        } else {
+            a as f64 / (a + b) as f64
+        }
+    };
     PageScore {
         precision: (pred_total > 0).then(|| ratio(tp, fp)),
         recall: ratio(tp, fn_),
@@ -193,8 +204,16 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
             "release build"
         }
     )?;
-    writeln!(out, "{:<42} {:>6} {:>6} {:>6} {:>9}", "system", "F1", "P", "R", "ms/page")?;
-    writeln!(out, "{:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {ms:>9.2}", "lede clean")?;
+    writeln!(
+        out,
+        "{:<42} {:>6} {:>6} {:>6} {:>9}",
+        "system", "F1", "P", "R", "ms/page"
+    )?;
+    writeln!(
+        out,
+        "{:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {ms:>9.2}",
+        "lede clean"
+    )?;
     for (name, f1, p, r) in PEERS {
         writeln!(out, "{name:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {:>9}", "-")?;
     }
@@ -202,7 +221,11 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
     let mut order: Vec<usize> = (0..pages.len()).collect();
     let f = |s: &PageScore| {
         let p = s.precision.unwrap_or(0.0);
-        if p + s.recall == 0.0 { 0.0 } else { 2.0 * p * s.recall / (p + s.recall) }
+        if p + s.recall == 0.0 {
+            0.0
+        } else {
+            2.0 * p * s.recall / (p + s.recall)
+        }
     };
     order.sort_by(|&a, &b| f(&scores[a]).total_cmp(&f(&scores[b])));
     writeln!(out, "weakest pages (key prefix, P, R):")?;
@@ -226,7 +249,13 @@ mod tests {
     #[test]
     fn identical_texts_score_one() {
         let s = score_page("one two three four five", "one, two. three four five!");
-        assert_eq!(s, PageScore { precision: Some(1.0), recall: 1.0 });
+        assert_eq!(
+            s,
+            PageScore {
+                precision: Some(1.0),
+                recall: 1.0
+            }
+        );
     }
 
     #[test]
@@ -243,8 +272,20 @@ mod tests {
     #[test]
     fn empty_prediction_has_no_precision_and_zero_recall() {
         let s = score_page("", "some words here");
-        assert_eq!(s, PageScore { precision: None, recall: 0.0 });
-        let (p, r, f1) = corpus_scores(&[s, PageScore { precision: Some(0.5), recall: 1.0 }]);
+        assert_eq!(
+            s,
+            PageScore {
+                precision: None,
+                recall: 0.0
+            }
+        );
+        let (p, r, f1) = corpus_scores(&[
+            s,
+            PageScore {
+                precision: Some(0.5),
+                recall: 1.0,
+            },
+        ]);
         assert_eq!((p, r), (0.5, 0.5));
         assert!((f1 - 0.5).abs() < 1e-12);
     }

@@ -31,6 +31,10 @@ use regex::Regex;
 const MAX_SHORT_LINE_WORDS: usize = 30;
 /// Maximum words in a repeated line treated as chrome.
 const MAX_REPEATED_CHROME_WORDS: usize = 5;
+/// Maximum words in a line the fixed chrome list can match.
+const MAX_CHROME_WORDS: usize = 20;
+/// Maximum words in a share bar.
+const MAX_SHARE_WORDS: usize = 15;
 /// Maximum words in a caption that ends in a photo credit.
 const MAX_CAPTION_WORDS: usize = 80;
 /// Maximum words in a timestamp or byline line.
@@ -45,22 +49,71 @@ const MIN_TEASER_WORDS: usize = 4;
 /// ("as it always has…") and content words can, so they are not here.
 const FUNCTION_WORDS: &[&str] = &[
     "a", "an", "the", "of", "to", "in", "on", "at", "for", "with", "by", "from", "and", "or",
-    "but", "that", "which", "whose", "his", "her", "its", "their", "our", "your", "this",
-    "these", "those", "into", "over", "after", "before", "about", "between", "against",
-    "during", "under", "than", "amid", "across", "toward", "towards", "through",
+    "but", "that", "which", "whose", "his", "her", "its", "their", "our", "your", "this", "these",
+    "those", "into", "over", "after", "before", "about", "between", "against", "during", "under",
+    "than", "amid", "across", "toward", "towards", "through",
 ];
 
 /// Words a share bar is made of; a share line has only these and at least one network or verb.
 const SHARE_WORDS: &[&str] = &[
-    "share", "shares", "sharing", "this", "article", "story", "post", "page", "on", "via", "by",
-    "the", "to", "facebook", "twitter", "x", "whatsapp", "email", "e", "mail", "linkedin",
-    "pinterest", "reddit", "telegram", "print", "copy", "link", "copied", "tweet", "messenger",
-    "flipboard", "pocket", "save", "gift", "sms", "vk", "viber", "threads", "bluesky", "comment",
-    "comments", "url",
+    "share",
+    "shares",
+    "sharing",
+    "this",
+    "article",
+    "story",
+    "post",
+    "page",
+    "on",
+    "via",
+    "by",
+    "the",
+    "to",
+    "facebook",
+    "twitter",
+    "x",
+    "whatsapp",
+    "email",
+    "e",
+    "mail",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "telegram",
+    "print",
+    "copy",
+    "link",
+    "copied",
+    "tweet",
+    "messenger",
+    "flipboard",
+    "pocket",
+    "save",
+    "gift",
+    "sms",
+    "vk",
+    "viber",
+    "threads",
+    "bluesky",
+    "comment",
+    "comments",
+    "url",
 ];
 const SHARE_ANCHORS: &[&str] = &[
-    "share", "shares", "sharing", "tweet", "facebook", "twitter", "whatsapp", "linkedin",
-    "pinterest", "reddit", "telegram", "flipboard", "messenger", "email",
+    "share",
+    "shares",
+    "sharing",
+    "tweet",
+    "facebook",
+    "twitter",
+    "whatsapp",
+    "linkedin",
+    "pinterest",
+    "reddit",
+    "telegram",
+    "flipboard",
+    "messenger",
+    "email",
 ];
 
 /// The compiled rules; built once per stage.
@@ -85,7 +138,8 @@ fn word_count(line: &str) -> usize {
 }
 
 impl Rules {
-    /// Compiles the rules.
+    /// Compiles the rules. Word boundaries are ASCII (`(?-u:\b)`) so the lazy DFA handles
+    /// every pattern; a Unicode `\b` would push non-ASCII lines onto the slow PikeVM.
     ///
     /// # Panics
     /// Never: the patterns are constants, covered by the tests.
@@ -96,20 +150,22 @@ impl Rules {
         let re = |s: &str| Regex::new(s).unwrap();
         Self {
             read_more: re(&format!(
-                r"(?i)^(?:read more|read also|also read|more to read|continue reading|read the full (?:story|article)|click here to read more|see also|read next|more on this(?: story| topic)?|watch|listen|read)\b{SEP}"
+                r"(?i)^(?:read more|read also|also read|more to read|continue reading|read the full (?:story|article)|click here to read more|see also|read next|more on this(?: story| topic)?|watch|listen|read)(?-u:\b){SEP}"
             )),
             related: re(&format!(
-                r"(?i)^[\[(]?(?:related(?: articles?| stories| coverage| news| posts| content| links| reading| topics| video)?|you (?:may|might) also (?:like|be interested in|enjoy)|more from [^.!?]{{1,40}}|more stories|more [\p{{L}} ]{{1,20}} stories|more news|recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared)|trending(?: now| stories| news)?|top stories|editor'?s picks|latest news|don'?t miss|see more|more in [^.!?]{{1,30}}|also on [^.!?]{{1,30}})\b{SEP}"
+                r"(?i)^[\[(]?(?:related(?: articles?| stories| coverage| news| posts| content| links| reading| topics| video)?|you (?:may|might) also (?:like|be interested in|enjoy)|more from [^.!?]{{1,40}}|more stories|more [\p{{L}} ]{{1,20}} stories|more news|recommended(?: for you| stories| articles| reading)?|most (?:read|popular|viewed|shared)|trending(?: now| stories| news)?|top stories|editor'?s picks|latest news|don'?t miss|see more|more in [^.!?]{{1,30}}|also on [^.!?]{{1,30}})(?-u:\b){SEP}"
             )),
             subscribe: re(
-                r"(?i)^(?:subscribe\b|sign up\b|sign-up\b|get (?:our|the) [^.!?]{0,40}newsletter|join (?:our|the) [^.!?]{0,30}(?:newsletter|channel|mailing list)|download (?:our|the) app|want more (?:news|stories)\?)|(?:subscribe|sign up)[^.!?]{0,60}(?:newsletter|inbox|email updates|alerts|notifications)",
+                r"(?i)^(?:subscribe(?-u:\b)|sign up(?-u:\b)|sign-up(?-u:\b)|get (?:our|the) [^.!?]{0,40}newsletter|join (?:our|the) [^.!?]{0,30}(?:newsletter|channel|mailing list)|download (?:our|the) app|want more (?:news|stories)\?)|(?:subscribe|sign up)[^.!?]{0,60}(?:newsletter|inbox|email updates|alerts|notifications)",
             ),
             follow: re(
-                r"(?i)^(?:follow (?:us|@\w+|[^.!?]{1,40} on (?:twitter|x|facebook|instagram|telegram|linkedin|tiktok|youtube|threads|bluesky|google news))|like us on facebook|find us on|connect with us|join us on|stay connected)\b",
+                r"(?i)^(?:follow (?:us|@\w+|[^.!?]{1,40} on (?:twitter|x|facebook|instagram|telegram|linkedin|tiktok|youtube|threads|bluesky|google news))|like us on facebook|find us on|connect with us|join us on|stay connected)(?-u:\b)",
             ),
-            copyright: re(r"(?i)^(?:[©ⓒ]|\(c\)\s|copyright\s*(?:[©ⓒ]|\(c\)|\d{4}))|all rights reserved"),
+            copyright: re(
+                r"(?i)^(?:[©ⓒ]|\(c\)\s|copyright\s*(?:[©ⓒ]|\(c\)|\d{4}))|all rights reserved",
+            ),
             photo_credit: re(
-                r"(?i)^\(?(?:photo|photos|photograph|image|images|picture|pictures|pic|file photo|credit|credits|illustration|graphic|video|фото|foto|fotos|bild|imagen|immagine)(?: credits?)?\s*(?::|by\b|/|courtesy\b|\.\.\.|…)|^[\p{L}.' -]{2,40}/(?:reuters|ap|afp|getty images|epa|bloomberg|shutterstock|afp via getty images|ap photo)\s*$|^(?:getty images|shutterstock|ap photo|reuters|afp)(?:\s*/\s*[\p{L}. ]{1,40})?$",
+                r"(?i)^\(?(?:photo|photos|photograph|image|images|picture|pictures|pic|file photo|credit|credits|illustration|graphic|video|фото|foto|fotos|bild|imagen|immagine)(?: credits?)?\s*(?::|by(?-u:\b)|/|courtesy(?-u:\b)|\.\.\.|…)|^[\p{L}.' -]{2,40}/(?:reuters|ap|afp|getty images|epa|bloomberg|shutterstock|afp via getty images|ap photo)\s*$|^(?:getty images|shutterstock|ap photo|reuters|afp)(?:\s*/\s*[\p{L}. ]{1,40})?$",
             ),
             chrome: re(
                 r"(?i)^(?:advertisement|advertising|ad|sponsored(?: content)?|skip to (?:main )?content|skip to navigation|back to top|scroll to top|go to top|close|menu|search|log ?in|sign in|loading(?:\.\.\.|…)?|print(?: this)?(?: article| page)?|\d+ comments?|comments?|show comments|view comments|leave a comment|cookie (?:policy|settings)|privacy policy|terms (?:of use|and conditions)|next article|previous article|next|previous|home|top|toggle navigation|listen to (?:this )?article|\d+ min(?:ute)?s? read|(?:tempo de leitura|reading time|lesezeit|tiempo de lectura|temps de lecture)\s*:?.*|iklan|реклама|anzeige|publicidade|publicidad|publicité|pubblicità|caption|(?:image|photo|slide|picture) \d+ (?:of|/)\s*/?\s*\d*|(?:post|add|leave|write|view|show|read) (?:a |your )?comments?\s*(?:\(\+\))?|this (?:slideshow|video|content|page) requires javascript|tell us what you think(?:\.\.\.|…)?|(?:filed under|tags?|topics?|categories|category|posted in)\s*:.*|this (?:post|article|page) (?:may )?contains? affiliate.*|sharing is caring!?)\s*[.:!]?$",
@@ -118,11 +174,11 @@ impl Rules {
                 r"(?i)\((?:ap photo|photo|image|reuters|afp|getty|epa|file)[^)]{0,80}\)\s*$|(?:/|\|\s*)(?:getty images|reuters|ap|afp|epa|bloomberg|shutterstock|ap photo)\s*$|\((?:\p{Lu}[\p{L}.\-]*\s?)+(?:/(?:\p{Lu}[\p{L}.\-]*\s?)+)+\)\s*$",
             ),
             timestamp: re(
-                r"(?i)^(?:(?:last )?updated|published|first published|posted|modified|date)(?: on| at)?\b\s*:?.*\d",
+                r"(?i)^(?:(?:last )?updated|published|first published|posted|modified|date)(?: on| at)?(?-u:\b)\s*:?.*\d",
             ),
             byline: re(r"^(?i:by)\s+\p{Lu}"),
             credit: re(
-                r"(?i)^[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|edited|produced) by\b",
+                r"(?i)^[(\[]?(?:additional )?(?:reporting|writing|editing|compiled|edited|produced) by(?-u:\b)",
             ),
             dateline: re(
                 r"^([\p{Lu}][\p{Lu}\p{M}.'’\-]{2,}(?:[ /][\p{Lu}][\p{Lu}\p{M}.'’\-]+){0,3})(,[^()\-–—\n.!?]{1,40}?)?\s*(\([^()\n]{1,30}\))?\s*(--|[-–—:])(?:\s|$)",
@@ -136,11 +192,13 @@ impl Rules {
         if words == 0 {
             return None;
         }
-        if self.chrome.is_match(line) || is_breadcrumb(line) || !line.chars().any(char::is_alphabetic)
+        // Word-count gates first: most story paragraphs are too long for any short-line rule.
+        if (words <= MAX_CHROME_WORDS && (self.chrome.is_match(line) || is_breadcrumb(line)))
+            || !line.chars().any(char::is_alphabetic)
         {
             return Some("chrome");
         }
-        if is_share_line(line) {
+        if words <= MAX_SHARE_WORDS && is_share_line(line) {
             return Some("share");
         }
         let ends_sentence = line.ends_with(['.', '!', '?', '"', '\u{201D}']);
@@ -199,9 +257,9 @@ impl Rules {
                 let k = k.trim();
                 !k.is_empty()
                     && (line.eq_ignore_ascii_case(k)
-                        || line
-                            .get(3..)
-                            .is_some_and(|rest| line[..3].eq_ignore_ascii_case("by ") && rest.eq_ignore_ascii_case(k)))
+                        || line.get(3..).is_some_and(|rest| {
+                            line[..3].eq_ignore_ascii_case("by ") && rest.eq_ignore_ascii_case(k)
+                        }))
             })
         };
         let mut verdicts: Vec<Option<&'static str>> = lines
@@ -242,7 +300,9 @@ impl Rules {
         }
 
         // Pass 3: teasers, over the lines still kept.
-        let kept: Vec<usize> = (0..lines.len()).filter(|&i| verdicts[i].is_none()).collect();
+        let kept: Vec<usize> = (0..lines.len())
+            .filter(|&i| verdicts[i].is_none())
+            .collect();
         let mut run: Vec<usize> = Vec::new();
         let close_run = |run: &mut Vec<usize>, verdicts: &mut [Option<&'static str>], at_end| {
             let remove = run.len() >= 2
@@ -301,20 +361,79 @@ fn is_breadcrumb(line: &str) -> bool {
 /// one word that is neither a month, a weekday, a number nor a time word.
 fn is_date_line(line: &str) -> bool {
     const DATE_WORDS: &[&str] = &[
-        "jan", "january", "feb", "february", "mar", "march", "apr", "april", "may", "jun",
-        "june", "jul", "july", "aug", "august", "sep", "sept", "september", "oct", "october",
-        "nov", "november", "dec", "december", "mon", "monday", "tue", "tuesday", "wed",
-        "wednesday", "thu", "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday",
-        "am", "pm", "a", "p", "m", "gmt", "utc", "est", "edt", "pst", "pdt", "cet", "ist", "ist",
-        "et", "pt", "de", "às", "at", "on", "updated", "published", "posted", "st", "nd", "rd",
+        "jan",
+        "january",
+        "feb",
+        "february",
+        "mar",
+        "march",
+        "apr",
+        "april",
+        "may",
+        "jun",
+        "june",
+        "jul",
+        "july",
+        "aug",
+        "august",
+        "sep",
+        "sept",
+        "september",
+        "oct",
+        "october",
+        "nov",
+        "november",
+        "dec",
+        "december",
+        "mon",
+        "monday",
+        "tue",
+        "tuesday",
+        "wed",
+        "wednesday",
+        "thu",
+        "thursday",
+        "fri",
+        "friday",
+        "sat",
+        "saturday",
+        "sun",
+        "sunday",
+        "am",
+        "pm",
+        "a",
+        "p",
+        "m",
+        "gmt",
+        "utc",
+        "est",
+        "edt",
+        "pst",
+        "pdt",
+        "cet",
+        "ist",
+        "ist",
+        "et",
+        "pt",
+        "de",
+        "às",
+        "at",
+        "on",
+        "updated",
+        "published",
+        "posted",
+        "st",
+        "nd",
+        "rd",
         "th",
     ];
     let has_year = line
         .split(|c: char| !c.is_ascii_digit())
         .any(|d| d.len() == 4 && (d.starts_with("19") || d.starts_with("20")));
-    let has_time = line.as_bytes().windows(3).any(|w| {
-        w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit()
-    });
+    let has_time = line
+        .as_bytes()
+        .windows(3)
+        .any(|w| w[0].is_ascii_digit() && w[1] == b':' && w[2].is_ascii_digit());
     if !has_year && !has_time {
         return false;
     }
@@ -336,18 +455,22 @@ fn has_separator_after_header(line: &str) -> bool {
 }
 
 fn is_share_line(line: &str) -> bool {
-    let words: Vec<String> = line
+    let is_in = |list: &[&str], w: &str| list.iter().any(|s| s.eq_ignore_ascii_case(w));
+    let mut words = line
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect();
-    !words.is_empty()
-        && words.len() <= 15
-        && words.iter().all(|w| SHARE_WORDS.contains(&w.as_str()))
-        && words.iter().any(|w| SHARE_ANCHORS.contains(&w.as_str()))
+        .filter(|w| !w.is_empty());
+    let mut anchored = false;
+    let all_share = words.all(|w| {
+        anchored |= is_in(SHARE_ANCHORS, w);
+        is_in(SHARE_WORDS, w)
+    });
+    all_share && anchored
 }
 
 fn is_chrome_candidate(line: &str) -> bool {
+    if line.len() > MAX_REPEATED_CHROME_WORDS * 40 {
+        return false;
+    }
     let words = word_count(line);
     words > 0
         && words <= MAX_REPEATED_CHROME_WORDS
@@ -365,7 +488,9 @@ fn before_ellipsis(line: &str) -> Option<&str> {
 
 fn quotes_balanced(line: &str) -> bool {
     let count = |c: char| line.chars().filter(|&x| x == c).count();
-    count('\u{201C}') == count('\u{201D}') && count('"') % 2 == 0 && count('\u{AB}') == count('\u{BB}')
+    count('\u{201C}') == count('\u{201D}')
+        && count('"') % 2 == 0
+        && count('\u{AB}') == count('\u{BB}')
 }
 
 fn is_teaser_shaped(line: &str) -> bool {
@@ -379,7 +504,10 @@ fn is_teaser_shaped(line: &str) -> bool {
 fn cut_after_function_word(line: &str) -> bool {
     before_ellipsis(line)
         .and_then(|head| head.split_whitespace().last())
-        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
         .is_some_and(|w| FUNCTION_WORDS.contains(&w.as_str()))
 }
 
@@ -467,7 +595,10 @@ mod tests {
             let lines = ["The minister arrived in Baghdad on Wednesday.", end];
             assert_eq!(kinds(&lines), [None, None], "ending {end:?}");
         }
-        let cut = ["The minister arrived.", "Donald Trump wants to bring Moscow and Kyiv to the negotiating table to end the\u{2026}"];
+        let cut = [
+            "The minister arrived.",
+            "Donald Trump wants to bring Moscow and Kyiv to the negotiating table to end the\u{2026}",
+        ];
         assert_eq!(kinds(&cut), [None, Some("teaser")]);
     }
 
@@ -482,9 +613,18 @@ mod tests {
         let rules = Rules::new();
         let cases = [
             ("TEHRAN (Reuters) - Iran said", Some("TEHRAN (Reuters) -")),
-            ("BEIRUT, Lebanon (AP) \u{2014} Israel", Some("BEIRUT, Lebanon (AP) \u{2014}")),
-            ("WASHINGTON \u{2014} The Senate", Some("WASHINGTON \u{2014}")),
-            ("NEW YORK, Oct 3 (Reuters) - Stocks", Some("NEW YORK, Oct 3 (Reuters) -")),
+            (
+                "BEIRUT, Lebanon (AP) \u{2014} Israel",
+                Some("BEIRUT, Lebanon (AP) \u{2014}"),
+            ),
+            (
+                "WASHINGTON \u{2014} The Senate",
+                Some("WASHINGTON \u{2014}"),
+            ),
+            (
+                "NEW YORK, Oct 3 (Reuters) - Stocks",
+                Some("NEW YORK, Oct 3 (Reuters) -"),
+            ),
             ("NASA said on Monday", None),
             ("Iran\u{2019}s defence minister says", None),
             ("US - China talks", None),

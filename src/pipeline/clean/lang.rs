@@ -3,7 +3,7 @@
 //! hundred characters, and the prefix bounds the cost on long pages.
 
 /// Bytes of cleaned text the detector looks at (rounded down to a char boundary).
-pub(crate) const DETECT_PREFIX_BYTES: usize = 2048;
+pub(crate) const DETECT_PREFIX_BYTES: usize = 1024;
 
 /// A detected language: ISO 639-1 code, confidence in 0..=1, and whatlang's reliability call.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,9 +123,13 @@ mod tests {
     fn detects_english_russian_korean() {
         let en = detect("The defence minister said the two countries signed a memorandum of understanding on technical cooperation.").unwrap();
         assert_eq!((en.code, en.reliable), ("en", true));
-        let ru = detect("Министр обороны заявил, что страны подписали меморандум о техническом сотрудничестве.").unwrap();
+        let ru = detect(
+            "Министр обороны заявил, что страны подписали меморандум о техническом сотрудничестве.",
+        )
+        .unwrap();
         assert_eq!(ru.code, "ru");
-        let ko = detect("국방부 장관은 두 나라가 기술 협력에 관한 양해각서에 서명했다고 말했다.").unwrap();
+        let ko = detect("국방부 장관은 두 나라가 기술 협력에 관한 양해각서에 서명했다고 말했다.")
+            .unwrap();
         assert_eq!(ko.code, "ko");
     }
 

@@ -138,15 +138,17 @@ impl Clean {
         match (lang::detect(&doc.text), declared) {
             (Some(found), declared) if found.reliable => {
                 if let Some(declared) = declared.filter(|d| d != found.code) {
-                    tracing::debug!(declared, detected = found.code, "Declared language overridden");
+                    tracing::debug!(
+                        declared,
+                        detected = found.code,
+                        "Declared language overridden"
+                    );
                 }
                 doc.lang = Some(found.code.to_owned());
                 doc.lang_confidence = Some(found.confidence);
             }
             (found, Some(declared)) => {
-                doc.lang_confidence = found
-                    .filter(|f| f.code == declared)
-                    .map(|f| f.confidence);
+                doc.lang_confidence = found.filter(|f| f.code == declared).map(|f| f.confidence);
                 doc.lang = Some(declared);
             }
             (Some(found), None) => {
@@ -182,7 +184,11 @@ impl Stage for Clean {
                 Ok(_) | Err(_) if !doc.text.trim().is_empty() => {
                     tracing::debug!("No article in the HTML; cleaning the text instead");
                 }
-                Ok(_) => return Err(StageError::Invalid("the HTML page has no article text".into())),
+                Ok(_) => {
+                    return Err(StageError::Invalid(
+                        "the HTML page has no article text".into(),
+                    ));
+                }
                 Err(e) => {
                     return Err(StageError::Invalid(format!(
                         "no article text could be extracted from the HTML: {e}"

@@ -56,10 +56,23 @@ enum CharAction {
 
 fn classify(c: char, fold_punctuation: bool) -> CharAction {
     match c {
-        ' ' | '\t' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}'
+        ' '
+        | '\t'
+        | '\u{A0}'
+        | '\u{1680}'
+        | '\u{2000}'..='\u{200A}'
+        | '\u{202F}'
+        | '\u{205F}'
         | '\u{3000}' => CharAction::Space,
-        '\u{AD}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' => CharAction::Drop,
+        '\u{AD}'
+        | '\u{180E}'
+        | '\u{200B}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}' => CharAction::Drop,
         c if c.is_control() => CharAction::Space,
         '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' if fold_punctuation => {
             CharAction::Keep('\'')
@@ -236,7 +249,10 @@ mod tests {
             ("&amp;amp; &amp;lt;b&gt;", "& <b>"),
             ("AT&T; &bogus; &#8217;", "AT&T; &bogus; \u{2019}"),
             ("x&nbsp;&nbsp;y", "x y"),
-            ("\u{201C}Hi\u{201D} \u{2014} she", "\u{201C}Hi\u{201D} \u{2014} she"),
+            (
+                "\u{201C}Hi\u{201D} \u{2014} she",
+                "\u{201C}Hi\u{201D} \u{2014} she",
+            ),
             ("\u{1F468}\u{200D}\u{1F469}", "\u{1F468}\u{200D}\u{1F469}"),
         ];
         for (input, want) in cases {
