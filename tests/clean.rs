@@ -270,6 +270,23 @@ fn the_pipeline_registers_clean_first() {
     let record = pipeline.enrich(&raw).unwrap();
     assert_eq!(record.text, "Short page.");
     assert_eq!(record.removed, Some(vec![]));
+    assert_eq!(
+        record.source_offsets, None,
+        "source offsets only when asked for"
+    );
+}
+
+#[test]
+fn detection_is_authoritative_when_reliable_and_a_declared_language_covers_short_text() {
+    let mut wrong = text_doc(SEED);
+    wrong.lang = Some("de".into());
+    clean_doc(&mut wrong, &StageOptions::default());
+    assert_eq!(wrong.lang.as_deref(), Some("en"));
+
+    let mut short = text_doc("Hola");
+    short.lang = Some("es-ES".into());
+    clean_doc(&mut short, &StageOptions::default());
+    assert_eq!(short.lang.as_deref(), Some("es"));
 }
 
 /// Text made of the pieces cleaning cares about, so cases hit the interesting paths.

@@ -44,7 +44,8 @@ impl SourceMap {
     /// ```
     /// use lede::pipeline::{Document, Span, Stage, StageOptions, clean::Clean};
     /// let mut doc = Document { text: "Tom &amp; Jerry\nfight.".into(), ..Document::default() };
-    /// Clean::new(&StageOptions::default()).process(&mut doc).unwrap();
+    /// let options = StageOptions { source_offsets: true, ..StageOptions::default() };
+    /// Clean::new(&options).process(&mut doc).unwrap();
     /// assert_eq!(doc.text, "Tom & Jerry\n\nfight.");
     /// let map = doc.source_map.as_ref().unwrap();
     /// assert_eq!(map.to_source(Span::new(0, 5)), Span::new(0, 9)); // "Tom &" ← "Tom &amp;"
