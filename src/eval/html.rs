@@ -176,6 +176,7 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
     let mut failures = 0usize;
     let started = Instant::now();
     let mut outputs = Vec::with_capacity(pages.len());
+    let mut removed: std::collections::BTreeMap<&'static str, usize> = Default::default();
     for page in &pages {
         let mut doc = Document {
             html: Some(page.html.clone()),
@@ -184,6 +185,9 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
         };
         if stage.process(&mut doc).is_err() {
             failures += 1;
+        }
+        for r in &doc.removed {
+            *removed.entry(r.kind).or_insert(0) += 1;
         }
         outputs.push(doc.text);
     }
@@ -218,6 +222,12 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
         writeln!(out, "{name:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {:>9}", "-")?;
     }
     writeln!(out, "pages with an extraction error: {failures}")?;
+    let kinds: Vec<String> = removed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    writeln!(
+        out,
+        "lines removed after extraction, by kind: {}",
+        kinds.join(", ")
+    )?;
     let mut order: Vec<usize> = (0..pages.len()).collect();
     let f = |s: &PageScore| {
         let p = s.precision.unwrap_or(0.0);

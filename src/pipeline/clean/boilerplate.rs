@@ -127,6 +127,7 @@ pub(crate) struct Rules {
     photo_credit: Regex,
     chrome: Regex,
     caption_credit: Regex,
+    click_here: Regex,
     timestamp: Regex,
     byline: Regex,
     credit: Regex,
@@ -173,6 +174,7 @@ impl Rules {
             caption_credit: re(
                 r"(?i)\((?:ap photo|photo|image|reuters|afp|getty|epa|file)[^)]{0,80}\)\s*$|(?:/|\|\s*)(?:getty images|reuters|ap|afp|epa|bloomberg|shutterstock|ap photo)\s*$|\((?:\p{Lu}[\p{L}.\-]*\s?)+(?:/(?:\p{Lu}[\p{L}.\-]*\s?)+)+\)\s*$",
             ),
+            click_here: re(r"(?i)(?:^|[.!?]\s)click here(?-u:\b)"),
             timestamp: re(
                 r"(?i)^(?:(?:last )?updated|published|first published|posted|modified|date)(?: on| at)?(?-u:\b)\s*:?.*\d",
             ),
@@ -196,6 +198,9 @@ impl Rules {
         if (words <= MAX_CHROME_WORDS && (self.chrome.is_match(line) || is_breadcrumb(line)))
             || !line.chars().any(char::is_alphabetic)
         {
+            return Some("chrome");
+        }
+        if is_shortcode(line) {
             return Some("chrome");
         }
         if words <= MAX_SHARE_WORDS && is_share_line(line) {
@@ -227,6 +232,9 @@ impl Rules {
             if self.byline.is_match(line) {
                 return Some("byline");
             }
+        }
+        if self.click_here.is_match(line) {
+            return Some("read_more");
         }
         if self.subscribe.is_match(line) {
             return Some("subscribe");
@@ -355,6 +363,14 @@ fn is_breadcrumb(line: &str) -> bool {
         rest.starts_with(|c: char| c.is_uppercase())
             || rest.trim_start().starts_with(['›', '»', '>', '/', '|'])
     })
+}
+
+/// An unrendered WordPress shortcode: `[button link="…"]Send us YOUR review[/button]`.
+fn is_shortcode(line: &str) -> bool {
+    line.starts_with('[')
+        && line.ends_with(']')
+        && line.contains("[/")
+        && line[1..].starts_with(|c: char| c.is_ascii_lowercase())
 }
 
 /// A short line that reads as a date or time: it has a year or a clock time, and at most
@@ -540,6 +556,14 @@ mod tests {
         ("(AP Photo/Vahid Salemi)", "photo_credit"),
         ("Vahid Salemi/Reuters", "photo_credit"),
         ("Advertisement", "chrome"),
+        (
+            "[button link=\"x\" type=\"big\"] Send us YOUR kit review[/button]",
+            "chrome",
+        ),
+        (
+            "12 issues for \u{A3}11.99. Click here for more information.",
+            "read_more",
+        ),
         ("Skip to main content", "chrome"),
     ];
 
@@ -554,6 +578,7 @@ mod tests {
         "The photo showed the minister in Baghdad.",
         "Copyright law was not discussed, officials said.",
         "Search teams found no survivors.",
+        "Users who click here and there on the site were tracked, the study found.",
     ];
 
     #[test]
