@@ -42,6 +42,8 @@ pub const DEFAULT_DUPLICATE_WINDOW: &str = "20m";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
 /// Largest payload accepted; larger ones are dead-lettered.
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Time budget of one article through every stage.
+pub const DEFAULT_DEADLINE: &str = "60s";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -101,6 +103,10 @@ pub struct PipelineArgs {
     /// Sleep of the `delay` stage (fault injection), e.g. `200ms`.
     #[arg(long, env = "LEDE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     pub delay: Duration,
+    /// Time budget per article: one still running after it is dead-lettered as
+    /// `deadline_exceeded` (checked between stages; `0s`: none).
+    #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
+    pub deadline: Duration,
 }
 
 fn default_stages() -> Vec<String> {
@@ -128,6 +134,7 @@ impl PipelineArgs {
             entity_rules: !self.no_entity_rules,
             normalize_punctuation: self.normalize_punctuation,
             delay: self.delay,
+            deadline: Some(self.deadline).filter(|d| !d.is_zero()),
         }
     }
 }
@@ -162,6 +169,9 @@ pub struct NatsArgs {
     /// How long the output and DLQ streams drop repeated `Nats-Msg-Id`s.
     #[arg(long, env = "LEDE_DUPLICATE_WINDOW", value_parser = humantime::parse_duration, default_value = DEFAULT_DUPLICATE_WINDOW)]
     pub duplicate_window: Duration,
+    /// Authentication and TLS (secrets from env or files only).
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 /// How the worker receives articles.

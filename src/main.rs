@@ -77,7 +77,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     args.validate().context("invalid configuration")?;
     let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
     let shutdown = shutdown_on_signal()?;
-    let client = transport::connect(&args.nats.nats_url, "lede-worker").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-worker", &args.nats.security).await?;
     let settings = transport::jetstream::WorkerSettings {
         in_flight: args.in_flight,
         cpu_threads: args.cpu_threads(),
@@ -174,7 +175,8 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let client = transport::connect(&args.nats.nats_url, "lede-publish").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-publish", &args.nats.security).await?;
     let js = async_nats::jetstream::new(client.clone());
     if args.nats.ensure_streams {
         transport::streams(&js, &args.nats).await?;
@@ -236,7 +238,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let client = transport::connect(&args.nats.nats_url, "lede-tail").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-tail", &args.nats.security).await?;
     let js = async_nats::jetstream::new(client);
     let stream = if args.dlq {
         &args.nats.dlq_stream

@@ -24,7 +24,7 @@ use super::{
     HEADER_DELIVERY, HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SCHEMA, HEADER_SOURCE_SEQUENCE,
     TransportError, insert_header,
 };
-use crate::enrich::{Enriched, Rejection, enrich_payload};
+use crate::enrich::{Enriched, Rejection};
 use crate::pipeline::Pipeline;
 use crate::record::ENRICHED_SCHEMA;
 
@@ -280,21 +280,14 @@ async fn enrich_with_progress(
 ) -> Option<Result<Enriched, Rejection>> {
     let work = async {
         let _cpu = shared.cpu.acquire().await.ok()?;
-        let pipeline = shared.pipeline.clone();
-        let payload = article.payload.clone();
-        let max_bytes = shared.settings.max_bytes;
-        let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| enrich_payload(&pipeline, &payload, max_bytes))
-        })
-        .await;
-        Some(result.unwrap_or_else(|e| {
-            Err(Rejection {
-                id: None,
-                kind: "panic",
-                message: format!("the pipeline task failed: {e}"),
-            })
-        }))
+        Some(
+            super::deadline::enrich_blocking(
+                shared.pipeline.clone(),
+                article.payload.clone(),
+                shared.settings.max_bytes,
+            )
+            .await,
+        )
     };
     tokio::pin!(work);
     let every = (shared.settings.ack_wait / 3).max(Duration::from_millis(200));

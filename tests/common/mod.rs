@@ -139,6 +139,7 @@ pub fn nats_args(url: &str) -> NatsArgs {
         output_stream: "ARTICLES_ENRICHED".into(),
         dlq_stream: "ARTICLES_DLQ".into(),
         duplicate_window: Duration::from_secs(600),
+        security: Default::default(),
     }
 }
 
