@@ -273,7 +273,10 @@ fn lede_process_handles_a_10_mb_article_in_bounded_memory_and_time() {
     assert!(status.success(), "{status:?}");
     // Input, decoded text, document, record and its JSON: a handful of copies, not more.
     let bound_kib = (16 * 10 * MB / 1024) as u64;
-    eprintln!("lede process, 10 MB article: peak RSS {peak} KiB in {:?}", started.elapsed());
+    eprintln!(
+        "lede process, 10 MB article: peak RSS {peak} KiB in {:?}",
+        started.elapsed()
+    );
     assert!(
         peak < bound_kib,
         "peak RSS {peak} KiB for a 10 MB article (bound {bound_kib} KiB)"

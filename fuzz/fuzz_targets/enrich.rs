@@ -1,0 +1,34 @@
+//! Fuzz target: the whole per-message function (`enrich_payload`) with every stage this build
+//! can construct without model files, on arbitrary bytes: a valid record or a known rejection.
+#![no_main]
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use lede::enrich::enrich_payload;
+use lede::pipeline::{self, Pipeline, StageOptions};
+
+static PIPELINES: LazyLock<Vec<Pipeline>> = LazyLock::new(|| {
+    let names: Vec<String> = pipeline::STAGE_NAMES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let mut out = vec![Pipeline::new(vec![], false)];
+    if let Ok(all) = pipeline::build(&names, &StageOptions::default()) {
+        out.push(all);
+    }
+    out
+});
+
+fuzz_target!(|data: &[u8]| {
+    for pipeline in PIPELINES.iter() {
+        match enrich_payload(pipeline, data, 1 << 20) {
+            Ok(enriched) => {
+                let record: serde_json::Value =
+                    serde_json::from_slice(&enriched.record).expect("the record is JSON");
+                assert_eq!(record["id"].as_str(), Some(enriched.id.as_str()));
+            }
+            Err(rejection) => assert!(!rejection.message.is_empty()),
+        }
+    }
+});
