@@ -599,3 +599,60 @@ async fn fault_injection_suite_loses_nothing_and_duplicates_nothing() {
         assert!(row.passed(), "scenario failed: {row:?}\n{report}");
     }
 }
+
+/// A record that grows past the broker's `max_payload` (1 MiB by default) cannot be stored by
+/// any retry: it is dead-lettered on its first delivery instead of being nak'ed max-deliver
+/// times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_record_over_the_brokers_max_payload_is_dead_lettered_at_once() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let js = jetstream::new(connect(&url).await);
+    let worker = Worker::start(
+        &url,
+        lede::pipeline::Pipeline::new(vec![], false),
+        Duration::from_secs(5),
+        4 << 20,
+    )
+    .await;
+    // 600 KB of quotes as plain text: JSON-escaped in the record it doubles to 1.2 MB.
+    let swelling = "\"".repeat(600_000).into_bytes();
+    publish(
+        &js,
+        vec![swelling.clone(), article("fine", "A normal article.")],
+    )
+    .await;
+    wait_for_messages(&js, "ARTICLES_DLQ", 1).await;
+    wait_for_messages(&js, "ARTICLES_ENRICHED", 1).await;
+    wait_consumer_idle(&js).await;
+    let dead = read_all(&js, "ARTICLES_DLQ").await;
+    let header = |name: &str| {
+        dead[0]
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
+    assert_eq!(header("Lede-Error-Kind").as_deref(), Some("too_large"));
+    assert_eq!(header("Lede-Delivery").as_deref(), Some("1"), "no retries");
+    assert!(
+        header("Lede-Error")
+            .unwrap_or_default()
+            .contains("max_payload"),
+        "{:?}",
+        header("Lede-Error")
+    );
+    assert_eq!(
+        dead[0].payload.len(),
+        swelling.len(),
+        "the original payload"
+    );
+    assert_eq!(
+        worker
+            .stats
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+    worker.stop().await;
+}

@@ -252,7 +252,20 @@ async fn process(shared: &Arc<Shared>, article: Article) {
                 }
                 tracing::debug!(duplicate, "Article enriched");
             }
-            Err(message) => {
+            Err(PublishFailure::TooLarge(message)) => {
+                // Permanent: retrying cannot shrink the record, so dead-letter it now.
+                let rejection = Rejection {
+                    id: Some(enriched.id),
+                    kind: "too_large",
+                    message: format!(
+                        "the enriched record ({} bytes) is over the broker's max_payload: {message}",
+                        enriched.record.len()
+                    ),
+                };
+                tracing::info!(kind = rejection.kind, reason = %rejection.message, "Article rejected");
+                dead_letter(shared, &article, &rejection).await;
+            }
+            Err(PublishFailure::Transient(message)) => {
                 let rejection = Rejection {
                     id: Some(enriched.id),
                     kind: "publish_failed",
@@ -306,12 +319,20 @@ async fn enrich_with_progress(
     }
 }
 
+/// Why a record could not be stored.
+enum PublishFailure {
+    /// The record is over the broker's `max_payload`: no retry can help.
+    TooLarge(String),
+    /// Anything else (broker down, timeout): retried through redelivery.
+    Transient(String),
+}
+
 /// Stores the record; `Ok(true)` when the stream already had it (a deduplicated redelivery).
 async fn publish_output(
     shared: &Shared,
     article: &Article,
     enriched: &Enriched,
-) -> Result<bool, String> {
+) -> Result<bool, PublishFailure> {
     let mut headers = HeaderMap::new();
     insert_header(&mut headers, super::HEADER_MSG_ID, &enriched.id);
     headers.insert(trace::HEADER, article.context.to_string().as_str());
@@ -330,13 +351,22 @@ async fn publish_output(
                 Bytes::from(enriched.record.clone()),
             )
             .await
-            .map_err(|e| e.to_string())?;
-        ack.await.map_err(|e| e.to_string())
+            .map_err(|e| {
+                if e.kind() == jetstream::context::PublishErrorKind::MaxPayloadExceeded {
+                    PublishFailure::TooLarge(e.to_string())
+                } else {
+                    PublishFailure::Transient(e.to_string())
+                }
+            })?;
+        ack.await
+            .map_err(|e| PublishFailure::Transient(e.to_string()))
     };
     let ack = tokio::time::timeout(PUBLISH_TIMEOUT, publish)
         .instrument(tracing::debug_span!("publish", subject = %shared.settings.output_subject))
         .await
-        .map_err(|_| format!("no publish ack within {PUBLISH_TIMEOUT:?}"))??;
+        .map_err(|_| {
+            PublishFailure::Transient(format!("no publish ack within {PUBLISH_TIMEOUT:?}"))
+        })??;
     Ok(ack.duplicate)
 }
 
