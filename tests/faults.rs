@@ -658,3 +658,71 @@ async fn a_record_over_the_brokers_max_payload_is_dead_lettered_at_once() {
     );
     worker.stop().await;
 }
+
+/// Sleeps 3 s on articles that mention "stuck" (a stand-in for a stage that hangs).
+struct HangsOnStuck;
+impl lede::pipeline::Stage for HangsOnStuck {
+    fn name(&self) -> &'static str {
+        "hangs_on_stuck"
+    }
+    fn process(
+        &self,
+        doc: &mut lede::pipeline::Document,
+    ) -> Result<(), lede::pipeline::StageError> {
+        if doc.text.contains("stuck") {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        Ok(())
+    }
+}
+
+/// A stage that does not return within the article's budget: the worker stops waiting at the
+/// budget (plus grace), dead-letters the article as `deadline_exceeded` on its first delivery,
+/// and keeps serving the next ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hung_stage_is_dead_lettered_at_the_deadline_and_the_worker_goes_on() {
+    let server = NatsServer::start();
+    let url = server.url();
+    let js = jetstream::new(connect(&url).await);
+    let pipeline = lede::pipeline::Pipeline::new(vec![Arc::new(HangsOnStuck)], false)
+        .with_deadline(Some(Duration::from_millis(300)));
+    let worker = Worker::start(&url, pipeline, Duration::from_secs(5), 1 << 20).await;
+    let started = Instant::now();
+    publish(
+        &js,
+        vec![
+            article("hung", "This article gets the stage stuck."),
+            article("next", "The next article is fine."),
+        ],
+    )
+    .await;
+    wait_for_messages(&js, "ARTICLES_DLQ", 1).await;
+    let dead_after = started.elapsed();
+    wait_for_messages(&js, "ARTICLES_ENRICHED", 1).await;
+    wait_consumer_idle(&js).await;
+    let dead = read_all(&js, "ARTICLES_DLQ").await;
+    let header = |name: &str| {
+        dead[0]
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(name))
+            .map(|v| v.as_str().to_owned())
+    };
+    assert_eq!(
+        header("Lede-Error-Kind").as_deref(),
+        Some("deadline_exceeded")
+    );
+    assert_eq!(header("Lede-Delivery").as_deref(), Some("1"));
+    assert!(
+        header("Lede-Error")
+            .unwrap_or_default()
+            .contains("still running"),
+        "the transport, not the stage's return, ended the wait: {:?}",
+        header("Lede-Error")
+    );
+    assert!(
+        dead_after < Duration::from_millis(2_500),
+        "dead-lettered before the stage returned (3 s): {dead_after:?}"
+    );
+    worker.stop().await;
+}
