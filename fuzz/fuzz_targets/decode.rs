@@ -2,8 +2,8 @@
 //! content and an id.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
 use lede::record::RawArticle;
+use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(article) = RawArticle::decode(data, 1 << 20) {

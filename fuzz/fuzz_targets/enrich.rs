@@ -4,9 +4,9 @@
 
 use std::sync::LazyLock;
 
-use libfuzzer_sys::fuzz_target;
 use lede::enrich::enrich_payload;
 use lede::pipeline::{self, Pipeline, StageOptions};
+use libfuzzer_sys::fuzz_target;
 
 static PIPELINES: LazyLock<Vec<Pipeline>> = LazyLock::new(|| {
     let names: Vec<String> = pipeline::STAGE_NAMES
