@@ -94,6 +94,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         transport = ?args.transport,
         in_flight = args.in_flight,
         threads = settings.cpu_threads,
+        auth = args.nats.security.describe().unwrap_or("invalid"),
+        tls = args.nats.security.tls_ca_file.is_some() || args.nats.security.tls_cert_file.is_some(),
         "Worker starting"
     );
     match args.transport {
