@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod delay;
+pub mod entities;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
 
@@ -288,7 +289,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["delay"];
+pub const STAGE_NAMES: &[&str] = &["delay", "entities"];
 
 /// Settings the stages are built from (a slice of the worker's config).
 #[derive(Debug, Clone, Default)]
@@ -342,6 +343,10 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
             "delay" => Arc::new(delay::Delay::new(options.delay)),
+            entities::NAME => Arc::new(entities::Entities::build(
+                names,
+                options.model_dir.as_deref(),
+            )?),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

@@ -1,0 +1,269 @@
+//! Inference: tok2vec (HashEmbed → maxout/layernorm mixer → 4 residual window-CNN blocks →
+//! linear), the precomputed lower layer and the greedy BILUO decoder (reference README §4–§5).
+//!
+//! Matrix products go through `ndarray::linalg::general_mat_mul`, which runs `matrixmultiply`'s
+//! packed f32 kernels (AVX2/FMA, picked at run time) with a safe API and no threads of its own,
+//! so the output does not depend on the thread count. All working memory lives in a reused
+//! [`Scratch`]: after the first documents have grown it, a document allocates only its result.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+
+use super::hash::murmurhash3_u64;
+use super::lexical::{Lexicon, py_str_isspace};
+use super::weights::{HIDDEN, LOWER_PIECES, MaxoutNorm, Move, N_FEATS, PIECES, WIDTH, Weights};
+use crate::pipeline::Label;
+
+/// Rows of zeros the encoder puts before and after a document.
+const PAD: usize = 4;
+/// Width of one lower-layer feature slot (`HIDDEN × LOWER_PIECES`).
+const SLOT: usize = HIDDEN * LOWER_PIECES;
+
+/// An entity as a token range `[start, end)` with its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenEntity {
+    /// Index of the first token.
+    pub start: usize,
+    /// One past the last token.
+    pub end: usize,
+    /// The label.
+    pub label: Label,
+}
+
+/// Reusable working memory for [`super::EntityModel::recognize_with`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    feats: Vec<[u64; 4]>,
+    is_space: Vec<bool>,
+    /// Embedding concatenation (n × 384), then window matrices ((n+8) × 288).
+    wide: Vec<f32>,
+    /// Maxout pre-activations ((n+8) × 288).
+    pieces: Vec<f32>,
+    /// Padded token vectors ((n+8) × 96).
+    x: Vec<f32>,
+    /// tok2vec output (n × 64).
+    h: Vec<f32>,
+    /// Precomputed lower layer (n × 3 × 128).
+    lower: Vec<f32>,
+    text: String,
+}
+
+fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}
+
+/// `out (m × w.rows) = a (m × k) · wᵀ`.
+fn matmul_t(a: &[f32], m: usize, w: &Array2<f32>, out: &mut [f32]) {
+    let (n, k) = w.dim();
+    let a = ArrayView2::from_shape((m, k), &a[..m * k]).expect("input buffer is m × k");
+    let mut c = ArrayViewMut2::from_shape((m, n), &mut out[..m * n]).expect("output is m × n");
+    general_mat_mul(1.0, &a, &w.t(), 0.0, &mut c);
+}
+
+/// Maxout over `PIECES` (adding the bias), then layer norm, of one row; `out` receives the
+/// result, added to what it holds when `residual`.
+fn maxout_norm_row(pre: &[f32], layer: &MaxoutNorm, out: &mut [f32], residual: bool) {
+    let mut y = [0f32; WIDTH];
+    for (o, (p, b)) in y
+        .iter_mut()
+        .zip(pre.chunks_exact(PIECES).zip(layer.b.chunks_exact(PIECES)))
+    {
+        let mut best = p[0] + b[0];
+        for q in 1..PIECES {
+            let v = p[q] + b[q];
+            if v > best {
+                best = v;
+            }
+        }
+        *o = best;
+    }
+    let n = WIDTH as f32;
+    let mu = y.iter().sum::<f32>() / n;
+    let var = y.iter().map(|v| (v - mu) * (v - mu)).sum::<f32>() / n + 1e-8;
+    let inv = 1.0 / var.sqrt();
+    for (((dst, v), g), b) in out.iter_mut().zip(y).zip(&layer.g).zip(&layer.beta) {
+        let z = (v - mu) * inv * g + b;
+        if residual {
+            *dst += z;
+        } else {
+            *dst = z;
+        }
+    }
+}
+
+/// Runs the NER on one document given its tokens as (text, tokenizer NORM) pairs.
+pub(super) fn recognize<'t>(
+    weights: &Weights,
+    lexicon: &Lexicon,
+    tokens: impl ExactSizeIterator<Item = (&'t str, Option<&'t str>)>,
+    scratch: &mut Scratch,
+    out: &mut Vec<TokenEntity>,
+) {
+    out.clear();
+    let n = tokens.len();
+    if n == 0 {
+        return;
+    }
+    scratch.feats.clear();
+    scratch.is_space.clear();
+    for (text, norm) in tokens {
+        let f = lexicon.features_with(text, norm, &mut scratch.text);
+        scratch.feats.push(f);
+        scratch.is_space.push(py_str_isspace(text));
+    }
+    tok2vec(weights, scratch, n);
+    // Lower layer, precomputed for every token and feature slot: n × (3·128).
+    let lower = grow(&mut scratch.lower, n * N_FEATS * SLOT);
+    matmul_t(&scratch.h, n, &weights.lower_w, lower);
+    decode(weights, &scratch.lower[..n * N_FEATS * SLOT], &scratch.is_space, out);
+}
+
+fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
+    let rows = n + 2 * PAD;
+    // HashEmbed: four summed rows per column, concatenated to 384 floats per token.
+    let wide = grow(&mut scratch.wide, (n * 4 * WIDTH).max(rows * 3 * WIDTH));
+    let emb = &mut wide[..n * 4 * WIDTH];
+    for (dst, feats) in emb.chunks_exact_mut(4 * WIDTH).zip(&scratch.feats) {
+        for ((slot, table), &key) in dst.chunks_exact_mut(WIDTH).zip(&weights.embed).zip(feats) {
+            let words = murmurhash3_u64(key, table.seed);
+            let row = |j: usize| {
+                let r = (words[j] % table.rows) as usize * WIDTH;
+                &table.table[r..r + WIDTH]
+            };
+            let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+            for (i, d) in slot.iter_mut().enumerate() {
+                *d = r0[i] + r1[i] + r2[i] + r3[i];
+            }
+        }
+    }
+    // Mixer: maxout + layernorm into the padded matrix.
+    let pieces = grow(&mut scratch.pieces, rows * WIDTH * PIECES);
+    matmul_t(emb, n, &weights.mixer.w, pieces);
+    let x = grow(&mut scratch.x, rows * WIDTH);
+    x[..PAD * WIDTH].fill(0.0);
+    x[(PAD + n) * WIDTH..].fill(0.0);
+    for (pre, dst) in pieces[..n * WIDTH * PIECES]
+        .chunks_exact(WIDTH * PIECES)
+        .zip(x[PAD * WIDTH..(PAD + n) * WIDTH].chunks_exact_mut(WIDTH))
+    {
+        maxout_norm_row(pre, &weights.mixer, dst, false);
+    }
+    // Residual blocks over the padded matrix (pad rows included, as in thinc).
+    for block in &weights.blocks {
+        let win = &mut wide[..rows * 3 * WIDTH];
+        for t in 0..rows {
+            let row = &mut win[t * 3 * WIDTH..(t + 1) * 3 * WIDTH];
+            let (prev, rest) = row.split_at_mut(WIDTH);
+            let (cur, next) = rest.split_at_mut(WIDTH);
+            if t > 0 {
+                prev.copy_from_slice(&x[(t - 1) * WIDTH..t * WIDTH]);
+            } else {
+                prev.fill(0.0);
+            }
+            cur.copy_from_slice(&x[t * WIDTH..(t + 1) * WIDTH]);
+            if t + 1 < rows {
+                next.copy_from_slice(&x[(t + 1) * WIDTH..(t + 2) * WIDTH]);
+            } else {
+                next.fill(0.0);
+            }
+        }
+        matmul_t(win, rows, &block.w, pieces);
+        for (pre, dst) in pieces
+            .chunks_exact(WIDTH * PIECES)
+            .zip(x.chunks_exact_mut(WIDTH))
+        {
+            maxout_norm_row(pre, block, dst, true);
+        }
+    }
+    // Output projection of the unpadded rows.
+    let h = grow(&mut scratch.h, n * HIDDEN);
+    matmul_t(&x[PAD * WIDTH..(PAD + n) * WIDTH], n, &weights.out_w, h);
+    for row in h.chunks_exact_mut(HIDDEN) {
+        for (v, b) in row.iter_mut().zip(&weights.out_b) {
+            *v += b;
+        }
+    }
+}
+
+/// The greedy BILUO decoder with spaCy's validity rules; ties go to the lowest class index.
+fn decode(weights: &Weights, lower: &[f32], is_space: &[bool], out: &mut Vec<TokenEntity>) {
+    let n = is_space.len();
+    let slot = |t: usize, f: usize| &lower[(t * N_FEATS + f) * SLOT..(t * N_FEATS + f + 1) * SLOT];
+    let pad = |f: usize| &weights.lower_pad[f * SLOT..(f + 1) * SLOT];
+    let mut open: Option<(usize, Label)> = None;
+    let mut acc = [0f32; SLOT];
+    let mut hidden = [0f32; HIDDEN];
+    for i in 0..n {
+        let long = n - i >= 2;
+        // Only O is valid on a whitespace token outside an entity: no scores needed.
+        if open.is_none() && is_space[i] {
+            continue;
+        }
+        let (f1, f2) = match open {
+            Some((s, _)) => (slot(s, 1), slot(i - 1, 2)),
+            None => (pad(1), pad(2)),
+        };
+        for ((((a, x0), x1), x2), b) in acc
+            .iter_mut()
+            .zip(slot(i, 0))
+            .zip(f1)
+            .zip(f2)
+            .zip(&weights.lower_b)
+        {
+            *a = x0 + x1 + x2 + b;
+        }
+        for (h, pair) in hidden.iter_mut().zip(acc.chunks_exact(LOWER_PIECES)) {
+            *h = if pair[1] > pair[0] { pair[1] } else { pair[0] };
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for (class, &mv) in weights.moves.iter().enumerate() {
+            let valid = match (mv, open) {
+                (Move::Begin(_), None) => long,
+                (Move::In(x), Some((_, l))) => long && x == l,
+                (Move::Last(x), Some((_, l))) => x == l,
+                (Move::Unit(_), None) | (Move::Out, None) => true,
+                _ => false,
+            };
+            if !valid {
+                continue;
+            }
+            let w = &weights.upper_w[class * HIDDEN..(class + 1) * HIDDEN];
+            let score = dot(w, &hidden) + weights.upper_b[class];
+            if best.is_none_or(|(_, s)| score > s) {
+                best = Some((class, score));
+            }
+        }
+        let Some((class, _)) = best else { continue };
+        match weights.moves[class] {
+            Move::Begin(l) => open = Some((i, l)),
+            Move::Last(l) => {
+                if let Some((s, _)) = open.take() {
+                    out.push(TokenEntity {
+                        start: s,
+                        end: i + 1,
+                        label: l,
+                    });
+                }
+            }
+            Move::Unit(l) => out.push(TokenEntity {
+                start: i,
+                end: i + 1,
+                label: l,
+            }),
+            Move::In(_) | Move::UnitNone | Move::Out => {}
+        }
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    for (ca, cb) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        for k in 0..8 {
+            lanes[k] += ca[k] * cb[k];
+        }
+    }
+    lanes.iter().sum()
+}
