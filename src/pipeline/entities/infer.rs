@@ -1,17 +1,18 @@
 //! Inference: tok2vec (HashEmbed → maxout/layernorm mixer → 4 residual window-CNN blocks →
 //! linear), the precomputed lower layer and the greedy BILUO decoder (reference README §4–§5).
 //!
-//! Matrix products go through `ndarray::linalg::general_mat_mul`, which runs `matrixmultiply`'s
-//! packed f32 kernels (AVX2/FMA, picked at run time) with a safe API and no threads of its own,
-//! so the output does not depend on the thread count. All working memory lives in a reused
+//! Matrix products go through `faer`'s safe `matmul` with `Par::Seq`: its f32 kernels pick
+//! AVX-512/AVX2/FMA at run time and were 2.4–3.3× faster than `matrixmultiply` (via `ndarray`)
+//! on this model's shapes (948×384·384×288 etc.: 110–150 vs 40–90 GFLOP/s on the Zen 5 dev box).
+//! `Par::Seq` keeps every product on the calling thread, so the output does not depend on the
+//! thread count. All working memory lives in a reused
 //! [`Scratch`]: after the first documents have grown it, a document allocates only its result.
 
-use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use faer::{Accum, MatMut, MatRef, Par};
 
 use super::hash::murmurhash3_u64;
 use super::lexical::{Lexicon, py_str_isspace};
-use super::weights::{HIDDEN, LOWER_PIECES, MaxoutNorm, Move, N_FEATS, PIECES, WIDTH, Weights};
+use super::weights::{HIDDEN, LOWER_PIECES, Matrix, MaxoutNorm, Move, N_FEATS, PIECES, WIDTH, Weights};
 use crate::pipeline::Label;
 
 /// Rows of zeros the encoder puts before and after a document.
@@ -56,11 +57,12 @@ fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 }
 
 /// `out (m × w.rows) = a (m × k) · wᵀ`.
-fn matmul_t(a: &[f32], m: usize, w: &Array2<f32>, out: &mut [f32]) {
-    let (n, k) = w.dim();
-    let a = ArrayView2::from_shape((m, k), &a[..m * k]).expect("input buffer is m × k");
-    let mut c = ArrayViewMut2::from_shape((m, n), &mut out[..m * n]).expect("output is m × n");
-    general_mat_mul(1.0, &a, &w.t(), 0.0, &mut c);
+fn matmul_t(a: &[f32], m: usize, w: &Matrix, out: &mut [f32]) {
+    let (n, k) = (w.rows, w.cols);
+    let a = MatRef::from_row_major_slice(&a[..m * k], m, k);
+    let w = MatRef::from_row_major_slice(&w.data, n, k);
+    let c = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
+    faer::linalg::matmul::matmul(c, Accum::Replace, a, w.transpose(), 1.0, Par::Seq);
 }
 
 /// Maxout over `PIECES` (adding the bias), then layer norm, of one row; `out` receives the

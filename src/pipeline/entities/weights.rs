@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
 use rmpv::Value;
 
 use crate::pipeline::Label;
@@ -51,6 +50,15 @@ pub enum LoadError {
     },
 }
 
+/// A row-major matrix.
+#[derive(Debug, Clone)]
+pub(super) struct Matrix {
+    /// `rows × cols` values, row by row.
+    pub(super) data: Vec<f32>,
+    pub(super) rows: usize,
+    pub(super) cols: usize,
+}
+
 /// One HashEmbed table.
 #[derive(Debug, Clone)]
 pub(super) struct Embed {
@@ -66,7 +74,7 @@ pub(super) struct Embed {
 #[derive(Debug, Clone)]
 pub(super) struct MaxoutNorm {
     /// `(WIDTH·PIECES) × nI`: row `o·PIECES + p` holds piece `p` of output `o`.
-    pub(super) w: Array2<f32>,
+    pub(super) w: Matrix,
     /// `WIDTH·PIECES` biases.
     pub(super) b: Vec<f32>,
     /// Layer-norm gain.
@@ -99,10 +107,10 @@ pub(super) struct Weights {
     pub(super) mixer: MaxoutNorm,
     pub(super) blocks: [MaxoutNorm; 4],
     /// `HIDDEN × WIDTH`.
-    pub(super) out_w: Array2<f32>,
+    pub(super) out_w: Matrix,
     pub(super) out_b: Vec<f32>,
     /// `(N_FEATS·HIDDEN·LOWER_PIECES) × HIDDEN`: row `f·128 + o·2 + p`.
-    pub(super) lower_w: Array2<f32>,
+    pub(super) lower_w: Matrix,
     /// `HIDDEN·LOWER_PIECES`, index `o·2 + p`.
     pub(super) lower_b: Vec<f32>,
     /// `N_FEATS × (HIDDEN·LOWER_PIECES)`: the vector of a missing feature.
@@ -221,11 +229,11 @@ impl Reader<'_> {
         i: usize,
         name: &str,
         shape: &[usize],
-    ) -> Result<Array2<f32>, LoadError> {
+    ) -> Result<Matrix, LoadError> {
         let data = self.param(root, i, name, shape)?;
         let rows = shape.iter().take(shape.len() - 1).product::<usize>();
         let cols = shape[shape.len() - 1];
-        Array2::from_shape_vec((rows, cols), data).map_err(|e| self.err(e.to_string()))
+        Ok(Matrix { data, rows, cols })
     }
 
     fn maxout_norm(
