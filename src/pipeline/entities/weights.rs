@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use faer::{Accum, MatMut, MatRef, Par};
 use rmpv::Value;
 
 use crate::pipeline::Label;
@@ -59,10 +60,15 @@ pub(super) struct Matrix {
     pub(super) cols: usize,
 }
 
-/// One HashEmbed table.
+/// One HashEmbed table, projected through its quarter of the mixer's maxout weights.
+///
+/// The mixer computes `[e0|e1|e2|e3]·Wᵀ` where each `e_c` is a sum of four table rows; that
+/// equals the sum of the sixteen rows' products with `W_cᵀ`, so `table` holds `E_c·W_cᵀ`
+/// (`rows × PIECES·WIDTH`) and a token's mixer input is sixteen row additions instead of a
+/// 384×288 product. Only the floating-point summation order differs from thinc's, like any BLAS.
 #[derive(Debug, Clone)]
 pub(super) struct Embed {
-    /// `rows × WIDTH`, row-major.
+    /// `rows × (PIECES·WIDTH)`, row-major.
     pub(super) table: Vec<f32>,
     /// Number of rows (the modulus of the hash words).
     pub(super) rows: u32,
@@ -70,17 +76,38 @@ pub(super) struct Embed {
     pub(super) seed: u32,
 }
 
-/// A maxout layer followed by a layer norm.
+/// The maxout bias and the layer norm applied to a maxout layer's product.
 #[derive(Debug, Clone)]
-pub(super) struct MaxoutNorm {
-    /// `(WIDTH·PIECES) × nI`: row `o·PIECES + p` holds piece `p` of output `o`.
-    pub(super) w: Matrix,
-    /// `WIDTH·PIECES` biases.
+pub(super) struct Activation {
+    /// `PIECES·WIDTH` maxout biases, piece-major (index `p·WIDTH + o`).
     pub(super) b: Vec<f32>,
     /// Layer-norm gain.
     pub(super) g: Vec<f32>,
     /// Layer-norm bias.
     pub(super) beta: Vec<f32>,
+}
+
+/// A maxout layer followed by a layer norm.
+#[derive(Debug, Clone)]
+pub(super) struct MaxoutNorm {
+    /// `(PIECES·WIDTH) × nI`, piece-major: row `p·WIDTH + o` holds piece `p` of output `o`
+    /// (thinc stores `o·PIECES + p`; piece-major makes the max over pieces three contiguous
+    /// vectors).
+    pub(super) w: Matrix,
+    /// Bias and layer norm.
+    pub(super) act: Activation,
+}
+
+/// Reorders thinc's output-major maxout rows (`o·PIECES + p`, each `n_in` wide) to piece-major.
+fn piece_major(data: &[f32], n_in: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(data.len());
+    for p in 0..PIECES {
+        for o in 0..WIDTH {
+            let row = (o * PIECES + p) * n_in;
+            out.extend_from_slice(&data[row..row + n_in]);
+        }
+    }
+    out
 }
 
 /// One of the 74 transitions.
@@ -104,7 +131,8 @@ pub(super) enum Move {
 #[derive(Debug, Clone)]
 pub(super) struct Weights {
     pub(super) embed: [Embed; 4],
-    pub(super) mixer: MaxoutNorm,
+    /// The mixer's maxout bias and layer norm (its weights are folded into `embed`).
+    pub(super) mixer: Activation,
     pub(super) blocks: [MaxoutNorm; 4],
     /// `HIDDEN × WIDTH`.
     pub(super) out_w: Matrix,
@@ -245,11 +273,18 @@ impl Reader<'_> {
     ) -> Result<MaxoutNorm, LoadError> {
         self.expect_node(root, maxout, "maxout")?;
         self.expect_node(root, norm, "layernorm")?;
+        let w = self.param(root, maxout, "W", &[WIDTH, PIECES, n_in])?;
         Ok(MaxoutNorm {
-            w: self.matrix(root, maxout, "W", &[WIDTH, PIECES, n_in])?,
-            b: self.param(root, maxout, "b", &[WIDTH, PIECES])?,
-            g: self.param(root, norm, "G", &[WIDTH])?,
-            beta: self.param(root, norm, "b", &[WIDTH])?,
+            w: Matrix {
+                data: piece_major(&w, n_in),
+                rows: WIDTH * PIECES,
+                cols: n_in,
+            },
+            act: Activation {
+                b: piece_major(&self.param(root, maxout, "b", &[WIDTH, PIECES])?, 1),
+                g: self.param(root, norm, "G", &[WIDTH])?,
+                beta: self.param(root, norm, "b", &[WIDTH])?,
+            },
         })
     }
 }
@@ -306,15 +341,8 @@ impl Weights {
             }
             let seed = u32::try_from(r.attr_u64(&root, node, "seed")?)
                 .map_err(|_| r.err(format!("node {node}: seed out of range")))?;
-            embed.push(Embed {
-                table: r.param(&root, node, "E", &[rows, WIDTH])?,
-                rows: u32::try_from(rows).map_err(|_| r.err("embedding too large"))?,
-                seed,
-            });
+            embed.push((r.param(&root, node, "E", &[rows, WIDTH])?, rows, seed));
         }
-        let embed: [Embed; 4] = embed
-            .try_into()
-            .map_err(|_| r.err("expected four hashembed tables"))?;
 
         for node in [41, 43, 45, 47] {
             r.expect_node(&root, node, "expand_window")?;
@@ -323,6 +351,18 @@ impl Weights {
             }
         }
         let mixer = r.maxout_norm(&root, 39, 40, 4 * WIDTH)?;
+        let embed: Vec<Embed> = embed
+            .into_iter()
+            .enumerate()
+            .map(|(c, (table, rows, seed))| Embed {
+                table: project(&table, rows, &mixer.w, c * WIDTH),
+                rows: rows as u32,
+                seed,
+            })
+            .collect();
+        let embed: [Embed; 4] = embed
+            .try_into()
+            .map_err(|_| r.err("expected four hashembed tables"))?;
         let blocks = [
             r.maxout_norm(&root, 57, 58, 3 * WIDTH)?,
             r.maxout_norm(&root, 59, 60, 3 * WIDTH)?,
@@ -332,7 +372,7 @@ impl Weights {
         let n_classes = moves.len();
         let weights = Self {
             embed,
-            mixer,
+            mixer: mixer.act,
             blocks,
             out_w: r.matrix(&root, 6, "W", &[HIDDEN, WIDTH])?,
             out_b: r.param(&root, 6, "b", &[HIDDEN])?,
@@ -345,6 +385,16 @@ impl Weights {
         };
         Ok(weights)
     }
+}
+
+/// `E (rows × WIDTH) · W[:, col..col+WIDTH]ᵀ`: a table's rows through its mixer columns.
+fn project(table: &[f32], rows: usize, w: &Matrix, col: usize) -> Vec<f32> {
+    let mut out = vec![0f32; rows * w.rows];
+    let e = MatRef::from_row_major_slice(table, rows, WIDTH);
+    let w = MatRef::from_row_major_slice(&w.data, w.rows, w.cols).subcols(col, WIDTH);
+    let c = MatMut::from_row_major_slice_mut(&mut out, rows, w.nrows());
+    faer::linalg::matmul::matmul(c, Accum::Replace, e, w.transpose(), 1.0, Par::Seq);
+    out
 }
 
 /// Reads `ner/moves` and orders the classes as `TransitionSystem.initialize_actions` does.
