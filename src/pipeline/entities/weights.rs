@@ -30,6 +30,9 @@ const EMBED_ROWS: [usize; 4] = [5000, 1000, 2500, 2500];
 /// Why the NER model could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The pipeline directory is missing, incomplete or not en_core_web_sm 3.x.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     /// A model file could not be read.
     #[error("cannot read {path}: {source} (run scripts/fetch-model.sh to fetch the model)")]
     Io {

@@ -1,0 +1,4 @@
+//! Evaluation reports run by `lede eval <topic>`: each topic's `run(data_dir, model_dir)`
+//! returns the printed report.
+
+pub mod tokenizer;
