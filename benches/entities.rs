@@ -1,57 +1,30 @@
-//! How many tokens per second does the entity model recognise on one thread? (News parity texts,
-//! spaCy's tokens taken from the parity file, so the NER alone is measured.)
-
-use std::path::PathBuf;
+//! How many tokens per second does the entity model recognise on one thread? (The news_dev
+//! parity texts, tokenized beforehand by lede's tokenizer, so the NER alone is measured.)
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use lede::model::ModelDir;
 use lede::pipeline::entities::{EntityModel, Scratch};
-use lede::pipeline::{Span, Token};
+use lede::pipeline::segment::tokenizer::Tokenizer;
 
-fn model_dir() -> PathBuf {
-    std::env::var_os("LEDE_MODEL").map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/models/en_core_web_sm-3.8.0")),
-        PathBuf::from,
-    )
-}
-
-/// (text, tokens) of every document of a parity file, offsets converted to bytes.
-fn parity_docs(name: &str) -> Vec<(String, Vec<Token>)> {
-    let path = format!(
-        "{}/../shared/data/parity/{name}.jsonl",
-        env!("CARGO_MANIFEST_DIR")
+fn bench(c: &mut Criterion) {
+    let dir = ModelDir::from_env_or_default()
+        .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-model.sh)"));
+    let model = EntityModel::from_model_dir(&dir).expect("load the NER");
+    let tokenizer = Tokenizer::from_model_dir(&dir).expect("load the tokenizer");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/parity/news_dev.jsonl"
     );
-    let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    data.lines()
+    let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let docs: Vec<_> = data
+        .lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).expect("json");
             let text = v["text"].as_str().expect("text").to_owned();
-            let at: Vec<usize> = text
-                .char_indices()
-                .map(|(b, _)| b)
-                .chain(std::iter::once(text.len()))
-                .collect();
-            let cp = |x: &serde_json::Value| at[x.as_u64().expect("offset") as usize];
-            let tokens = v["tokens"]
-                .as_array()
-                .expect("tokens")
-                .iter()
-                .map(|t| Token {
-                    span: Span::new(cp(&t[0]), cp(&t[1])),
-                    ws: t[2].as_bool().unwrap_or(false),
-                    norm: None,
-                })
-                .collect();
+            let tokens = tokenizer.tokenize(&text);
             (text, tokens)
         })
-        .collect()
-}
-
-fn bench(c: &mut Criterion) {
-    let dir = model_dir();
-    let model = EntityModel::load(&dir).unwrap_or_else(|e| {
-        panic!("{e} (model dir {}; run scripts/fetch-model.sh)", dir.display())
-    });
-    let docs = parity_docs("news_dev");
+        .collect();
     let n_tokens: usize = docs.iter().map(|(_, t)| t.len()).sum();
     let mut group = c.benchmark_group("entities");
     group.throughput(Throughput::Elements(n_tokens as u64));

@@ -2,6 +2,7 @@
 //! files. Each text goes through lede's tokenizer (whose tokens must equal the file's, since
 //! special-case NORMs feed the NER) and then the NER; entity agreement must be >= 99.9 % per
 //! file, and every mismatch is printed. On the DEV files it is 100 %.
+#![allow(clippy::unwrap_used)] // Helpers of tests: a failed step is a failed test.
 
 use lede::model::ModelDir;
 use lede::pipeline::entities::EntityModel;
@@ -76,7 +77,11 @@ fn check_file(name: &str) {
             .iter()
             .map(|t| (t.span.start, t.span.end, t.ws))
             .collect();
-        assert!(spans == doc.tokens, "{name} {}: tokens differ from spaCy's", doc.id);
+        assert!(
+            spans == doc.tokens,
+            "{name} {}: tokens differ from spaCy's",
+            doc.id
+        );
         let got: Spans = model
             .recognize(&doc.text, &tokens)
             .iter()
@@ -94,10 +99,20 @@ fn check_file(name: &str) {
             continue;
         }
         for e in doc.ents.iter().filter(|e| !got.contains(e)) {
-            println!("{name} {}: missing {} {:?}", doc.id, e.2, &doc.text[e.0..e.1]);
+            println!(
+                "{name} {}: missing {} {:?}",
+                doc.id,
+                e.2,
+                &doc.text[e.0..e.1]
+            );
         }
         for e in got.iter().filter(|e| !doc.ents.contains(e)) {
-            println!("{name} {}: extra   {} {:?}", doc.id, e.2, &doc.text[e.0..e.1]);
+            println!(
+                "{name} {}: extra   {} {:?}",
+                doc.id,
+                e.2,
+                &doc.text[e.0..e.1]
+            );
         }
     }
     let f1 = 2.0 * agree as f64 / (want_n + got_n).max(1) as f64;

@@ -79,7 +79,10 @@ mod tests {
         // Exactly one block, one block plus a tail, and multi-byte UTF-8 (values from spaCy).
         assert_eq!(murmurhash64a(b"minister", 1), 5661208895191585800);
         assert_eq!(murmurhash64a(b"12345678", 1), 9871996032675327904);
-        assert_eq!(murmurhash64a(b"international minister", 1), 3619816498008924506);
+        assert_eq!(
+            murmurhash64a(b"international minister", 1),
+            3619816498008924506
+        );
         assert_eq!(murmurhash64a("Ελλάδα".as_bytes(), 1), 16942286085743375895);
     }
 
@@ -87,10 +90,16 @@ mod tests {
     fn murmurhash3_rows_match_readme() {
         // "iran" NORM rows with seed 8 mod 5000; "Iran" PREFIX/SUFFIX/SHAPE rows.
         let rows = |key: u64, seed: u32, n: u32| murmurhash3_u64(key, seed).map(|w| w % n);
-        assert_eq!(rows(11104119483603518588, 8, 5000), [3110, 4219, 1017, 3829]);
+        assert_eq!(
+            rows(11104119483603518588, 8, 5000),
+            [3110, 4219, 1017, 3829]
+        );
         assert_eq!(rows(4690420944186131903, 9, 1000), [814, 826, 776, 461]);
         assert_eq!(rows(6840958122370687302, 10, 2500), [213, 1310, 80, 734]);
-        assert_eq!(rows(10887629174180191697, 11, 2500), [976, 2479, 1156, 1803]);
+        assert_eq!(
+            rows(10887629174180191697, 11, 2500),
+            [976, 2479, 1156, 1803]
+        );
         // Key 0 with seed 8 is all zeros (README §4.1); other seeds are not.
         assert_eq!(murmurhash3_u64(0, 8), [0, 0, 0, 0]);
         assert_ne!(murmurhash3_u64(0, 9), [0, 0, 0, 0]);

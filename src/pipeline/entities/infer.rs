@@ -12,7 +12,9 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::hash::murmurhash3_u64;
 use super::lexical::{Lexicon, py_str_isspace};
-use super::weights::{HIDDEN, LOWER_PIECES, Activation, Matrix, Move, N_FEATS, PIECES, WIDTH, Weights};
+use super::weights::{
+    Activation, HIDDEN, LOWER_PIECES, Matrix, Move, N_FEATS, PIECES, WIDTH, Weights,
+};
 use crate::pipeline::Label;
 
 /// Rows of zeros the encoder puts before and after a document.
@@ -295,10 +297,10 @@ fn decode(weights: &Weights, lower: &[f32], is_space: &[bool], out: &mut Vec<Tok
     let mut open: Option<(usize, Label)> = None;
     let mut acc = [0f32; SLOT];
     let mut hidden = [0f32; HIDDEN];
-    for i in 0..n {
+    for (i, &space) in is_space.iter().enumerate() {
         let long = n - i >= 2;
         // Only O is valid on a whitespace token outside an entity: no scores needed.
-        if open.is_none() && is_space[i] {
+        if open.is_none() && space {
             continue;
         }
         let (f1, f2) = match open {

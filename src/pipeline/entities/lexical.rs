@@ -333,7 +333,9 @@ mod tests {
         assert!(py_isdigit('²') && py_isdigit('①') && py_isdigit('٣'));
         assert!(!py_isdigit('½') && !py_isdigit('Ⅻ') && !py_isdigit('a'));
         assert!(py_isupper('Ä') && py_isupper('Ⅻ') && !py_isupper('ǅ') && !py_isupper('a'));
-        for c in ['\u{1C}', '\u{1F}', '\u{85}', '\u{A0}', '\u{2028}', '\u{3000}', ' ', '\t'] {
+        for c in [
+            '\u{1C}', '\u{1F}', '\u{85}', '\u{A0}', '\u{2028}', '\u{3000}', ' ', '\t',
+        ] {
             assert!(py_isspace(c), "{:?}", c);
         }
         assert!(!py_isspace('\u{200B}') && !py_isspace('\u{FEFF}') && !py_isspace('x'));

@@ -21,11 +21,11 @@ mod lexical;
 mod pyunicode_tables;
 mod weights;
 
-pub use infer::{Scratch, TokenEntity};
 pub use hash::{murmurhash3_u64, murmurhash64a};
+pub use infer::{Scratch, TokenEntity};
 pub use lexical::{
-    Lexicon, TableError, py_isalpha, py_isdigit, py_isspace, py_isupper, py_str_isspace, word_shape,
-    word_shape_into,
+    Lexicon, TableError, py_isalpha, py_isdigit, py_isspace, py_isupper, py_str_isspace,
+    word_shape, word_shape_into,
 };
 pub use weights::LoadError;
 
@@ -62,12 +62,11 @@ impl EntityModel {
     pub fn from_model_dir(model: &ModelDir) -> Result<Self, LoadError> {
         let dir = model.root();
         let weights = weights::Weights::load(dir)?;
-        let lexicon = Lexicon::new(weights::load_lexeme_norm(dir)?).map_err(|e| {
-            LoadError::Format {
+        let lexicon =
+            Lexicon::new(weights::load_lexeme_norm(dir)?).map_err(|e| LoadError::Format {
                 path: dir.to_owned(),
                 message: e.to_string(),
-            }
-        })?;
+            })?;
         Ok(Self {
             weights,
             lexicon,
@@ -179,7 +178,10 @@ impl Stage for Entities {
         let found = self.model.recognize(&doc.text, &doc.tokens);
         doc.entities.reserve(found.len());
         for e in found {
-            let span = Span::new(doc.tokens[e.start].span.start, doc.tokens[e.end - 1].span.end);
+            let span = Span::new(
+                doc.tokens[e.start].span.start,
+                doc.tokens[e.end - 1].span.end,
+            );
             // The sentence whose span holds the entity's start, when sentences exist.
             let sentence = doc
                 .sentences

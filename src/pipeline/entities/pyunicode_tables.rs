@@ -1407,4 +1407,3 @@ pub(super) static UPPER: &[(u32, u32)] = &[
     (0x1F150, 0x1F169),
     (0x1F170, 0x1F189),
 ];
-

@@ -337,7 +337,11 @@ impl Weights {
         }
 
         let mut embed = Vec::with_capacity(4);
-        for (c, (node, rows)) in [32usize, 34, 36, 38].into_iter().zip(EMBED_ROWS).enumerate() {
+        for (c, (node, rows)) in [32usize, 34, 36, 38]
+            .into_iter()
+            .zip(EMBED_ROWS)
+            .enumerate()
+        {
             r.expect_node(&root, node, "hashembed")?;
             if r.attr_u64(&root, node, "column")? != c as u64 {
                 return Err(r.err(format!("node {node}: hashembed column is not {c}")));
