@@ -69,15 +69,13 @@ struct EmbedCache {
 }
 
 impl EmbedCache {
-    /// Empties the cache, sized for up to `capacity` distinct pairs.
+    /// Empties the cache, with room in the index for up to `capacity` distinct pairs (vectors
+    /// grow with the pairs actually seen).
     fn reset(&mut self, capacity: usize) {
         let slots = (2 * capacity).next_power_of_two().max(16);
         self.slots.clear();
         self.slots.resize(slots, (0, 0));
         self.len = 0;
-        if self.vectors.len() < capacity * PIECES * WIDTH {
-            self.vectors.resize(capacity * PIECES * WIDTH, 0.0);
-        }
     }
 
     /// The entry of `id` in `column`, embedding it on first sight.
@@ -101,6 +99,10 @@ impl EmbedCache {
         self.len += 1;
         self.slots[i] = (key, entry + 1);
         let table = &weights.embed[column];
+        let end = (entry as usize + 1) * PIECES * WIDTH;
+        if self.vectors.len() < end {
+            self.vectors.resize(end.max(2 * self.vectors.len()), 0.0);
+        }
         let dst = &mut self.vectors
             [entry as usize * PIECES * WIDTH..(entry as usize + 1) * PIECES * WIDTH];
         dst.fill(0.0);
