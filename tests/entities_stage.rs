@@ -164,3 +164,53 @@ fn refuses_a_model_of_another_shape() {
     let err = EntityModel::load(missing.path()).unwrap_err();
     assert!(err.to_string().contains("fetch-model.sh"), "{err}");
 }
+
+#[test]
+fn output_is_the_same_on_every_thread() {
+    let dir = model_dir();
+    let model = Arc::new(EntityModel::from_model_dir(&dir).unwrap());
+    let tokenizer = Tokenizer::from_model_dir(&dir).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/parity/uner_dev.jsonl"
+    );
+    let docs: Arc<Vec<_>> = Arc::new(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .take(60)
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let text = v["text"].as_str().unwrap().to_owned();
+                let tokens = tokenizer.tokenize(&text);
+                (text, tokens)
+            })
+            .collect(),
+    );
+    let run = |model: &EntityModel, docs: &[(String, Vec<lede::pipeline::Token>)], rev: bool| {
+        let mut out: Vec<_> = if rev {
+            docs.iter()
+                .rev()
+                .map(|(t, k)| model.recognize(t, k))
+                .collect()
+        } else {
+            docs.iter().map(|(t, k)| model.recognize(t, k)).collect()
+        };
+        if rev {
+            out.reverse();
+        }
+        out
+    };
+    let single = run(&model, &docs, false);
+    assert!(single.iter().map(Vec::len).sum::<usize>() > 50);
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let (model, docs) = (Arc::clone(&model), Arc::clone(&docs));
+            // Different orders, so every thread's scratch holds another document's leftovers.
+            std::thread::spawn(move || run(&model, &docs, i % 2 == 1))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), single);
+    }
+}
