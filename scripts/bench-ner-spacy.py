@@ -4,8 +4,8 @@
 The counterpart of `examples/ner_speed.rs`: the same texts (shared/data/parity news_dev by
 default), the same model, one thread. Tokenizing is NOT timed: each run makes fresh Docs with
 `nlp.make_doc` (untimed) and then times `nlp.get_pipe("ner")` over them, both one Doc at a time
-(`ner(doc)`) and batched (`ner.pipe(docs, batch_size=256)`). The faster of the two is spaCy's
-figure. Wall-clock (perf_counter) and process CPU time (process_time) are both reported.
+(`ner(doc)`) and batched (`ner.pipe(docs, batch_size=256)`). The faster of the two (per clock) is
+spaCy's figure. Wall-clock (perf_counter) and process CPU time (process_time) are both reported.
 
     python scripts/bench-ner-spacy.py [--runs 7] [FILE.jsonl ...]
 """
@@ -61,9 +61,9 @@ def main():
         results[name] = (statistics.median(walls), statistics.median(cpus))
         print(f"spaCy {spacy.__version__} ner {name}: {len(texts)} docs, {n_tokens} tokens, "
               f"median wall {results[name][0]:.0f} tokens/s, median cpu {results[name][1]:.0f} tokens/s")
-    best = max(results.values(), key=lambda r: r[1])
-    print(f"median_wall_tokens_per_s={best[0]:.0f}")
-    print(f"median_cpu_tokens_per_s={best[1]:.0f}")
+    # spaCy's figure is its better mode, for each clock separately.
+    print(f"median_wall_tokens_per_s={max(r[0] for r in results.values()):.0f}")
+    print(f"median_cpu_tokens_per_s={max(r[1] for r in results.values()):.0f}")
 
 
 if __name__ == "__main__":
