@@ -19,5 +19,6 @@
 //! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`config`] (flags and env),
 //! [`transport`] (NATS), [`process`] (the embedded mode without a broker), [`telemetry`].
 
+pub mod eval;
 pub mod pipeline;
 pub mod record;

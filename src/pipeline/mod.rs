@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod delay;
+pub mod entities;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
 

@@ -1,0 +1,3 @@
+//! Evaluation reports (`lede eval <topic>`): each module's `run` returns the printed report.
+
+pub mod entrules;

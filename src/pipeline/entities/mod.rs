@@ -1,0 +1,3 @@
+//! The entity stage: spaCy's NER (the model port) and the rule layer run over its output.
+
+pub mod rules;
