@@ -356,14 +356,20 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn Error>>
 pub fn dump(path: &Path) -> Result<String, Box<dyn Error>> {
     let mut out = String::new();
     for mut doc in read_parity(path)? {
+        let model = doc.entities.clone();
         rules::apply(&mut doc);
         let mut seen = HashSet::new();
-        for e in &doc.entities {
+        for (e, m) in doc.entities.iter().zip(&model) {
             if e.title.is_none() && e.model_label.is_none() {
                 continue;
             }
+            let trimmed = if e.span == m.span {
+                String::new()
+            } else {
+                format!(" (model span {:?})", doc.slice(m.span))
+            };
             let line = format!(
-                "{} | {} | {:?} | title {:?} | cluster {:?}",
+                "{}{trimmed} | {} | {:?} | title {:?} | cluster {:?}",
                 doc.slice(e.span).replace('\n', " "),
                 e.label,
                 e.model_label,
@@ -372,6 +378,25 @@ pub fn dump(path: &Path) -> Result<String, Box<dyn Error>> {
             );
             if seen.insert(line.clone()) {
                 writeln!(out, "{}  {line}", &doc.id[..doc.id.len().min(12)])?;
+            }
+        }
+        for c in &doc.clusters {
+            let mut forms: Vec<String> = c
+                .mentions
+                .iter()
+                .map(|&m| doc.slice(doc.entities[m].span).replace('\n', " "))
+                .collect();
+            forms.sort();
+            forms.dedup();
+            if forms.len() > 1 {
+                writeln!(
+                    out,
+                    "{}  cluster {} {:?}: {}",
+                    &doc.id[..doc.id.len().min(12)],
+                    c.label,
+                    c.name,
+                    forms.join(" | ")
+                )?;
             }
         }
     }

@@ -4,7 +4,7 @@
 //! Every change keeps the model's label in `model_label`. The rules are deliberately narrow;
 //! each was kept only where it helped on the UNER dev set (see `eval::entrules`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::lexicon::{AMBIGUOUS_PLACES, PLACE_PREPOSITIONS};
 use super::words::{is_name_word, mention_key, prev_word};
@@ -69,7 +69,7 @@ pub(crate) fn place_by_context(doc: &Document, i: usize) -> bool {
 /// short forms off: two or more name-shaped words, none of them but the last used on its own
 /// as a non-person entity ("Virginia Democrats" tagged PERSON is not).
 pub(crate) fn full_names(doc: &Document) -> Vec<Vec<String>> {
-    let standalone_other: Vec<String> = doc
+    let standalone_other: HashSet<String> = doc
         .entities
         .iter()
         .filter(|e| e.label != Label::Person)
@@ -136,8 +136,37 @@ pub(crate) fn surnames(doc: &mut Document) -> usize {
     changed
 }
 
-/// Mentions with the same surface form take the label of a clear majority of them (two thirds
-/// of at least three), unless the mention is a place by context. Returns the count.
+/// The label the mentions `members` of one surface form should share, if one is clear: PERSON
+/// when one of them is a titled person ("President Trump"; the strong reading wins), else a
+/// two-thirds majority of at least three mentions.
+fn group_winner(doc: &Document, members: &[usize]) -> Option<Label> {
+    let labels: Vec<Label> = members.iter().map(|&i| doc.entities[i].label).collect();
+    if labels.iter().all(|&l| l == labels[0]) {
+        return None;
+    }
+    let titled = members
+        .iter()
+        .any(|&i| doc.entities[i].label == Label::Person && doc.entities[i].title.is_some());
+    if titled {
+        return Some(Label::Person);
+    }
+    if members.len() < MAJORITY_MIN_MENTIONS {
+        return None;
+    }
+    let mut counts: Vec<(Label, usize)> = Vec::new();
+    for label in labels {
+        match counts.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((label, 1)),
+        }
+    }
+    counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let (winner, n) = counts[0];
+    (n * MAJORITY_DEN >= members.len() * MAJORITY_NUM).then_some(winner)
+}
+
+/// Mentions with the same surface form take one label (see [`group_winner`]), unless the
+/// mention is a place by context. Returns the count.
 pub(crate) fn majority(doc: &mut Document) -> usize {
     let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, e) in doc.entities.iter().enumerate() {
@@ -154,25 +183,9 @@ pub(crate) fn majority(doc: &mut Document) -> usize {
     let mut plan: Vec<(usize, Label)> = Vec::new();
     for key in keys {
         let members = &groups[key];
-        if members.len() < MAJORITY_MIN_MENTIONS {
+        let Some(winner) = group_winner(doc, members) else {
             continue;
-        }
-        let mut counts: Vec<(Label, usize)> = Vec::new();
-        for &i in members {
-            let label = doc.entities[i].label;
-            match counts.iter_mut().find(|(l, _)| *l == label) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((label, 1)),
-            }
-        }
-        if counts.len() < 2 {
-            continue;
-        }
-        counts.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
-        let (winner, n) = counts[0];
-        if n * MAJORITY_DEN < members.len() * MAJORITY_NUM {
-            continue;
-        }
+        };
         for &i in members {
             let label = doc.entities[i].label;
             if label == winner || (winner == Label::Person && place_by_context(doc, i)) {

@@ -14,8 +14,8 @@
 //! 3. **Surnames** (`labels.rs`): "Trump" tagged ORG in an article about "Donald Trump" becomes
 //!    PERSON, unless it is a place by context ("in Washington").
 //! 4. **Acronyms** (`labels.rs`): an acronym defined in the text takes its expansion's label.
-//! 5. **Majority** (`labels.rs`): mentions of one surface form follow a two-thirds majority of
-//!    at least three.
+//! 5. **Majority** (`labels.rs`): mentions of one surface form follow a titled person
+//!    ("President Trump" … "Trump" tagged ORG), else a two-thirds majority of at least three.
 //! 6. **Clusters** (`clusters.rs`): every entity gets a cluster (singletons included).
 //!
 //! All word lists are const tables in `lexicon.rs`.

@@ -589,6 +589,17 @@ const CLUSTER_CASES: &[ClusterCase] = &[
         &[Label::Gpe, Label::Gpe, Label::Gpe, Label::Gpe],
     ),
     (
+        "titled_person_wins_over_majority",
+        "President Trump spoke. Trump left. Trump won.",
+        &[
+            ("Trump", Label::Person),
+            ("Trump", Label::Org),
+            ("Trump", Label::Org),
+        ],
+        &[&[0, 1, 2]],
+        &[Label::Person, Label::Person, Label::Person],
+    ),
+    (
         "no_clear_majority_changes_nothing",
         "Miramar a. Miramar b. Miramar c. Miramar d. Miramar e.",
         &[
@@ -689,4 +700,113 @@ fn rules_can_be_switched_off_one_by_one() {
     assert_eq!(d.entities[0].title, None);
     // Untrimmed, "President Joe Biden" is still a capitalised full name that "Biden" ends.
     assert_eq!(d.entities[0].cluster, d.entities[1].cluster);
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Words that exercise every rule: titles, qualifiers, acronyms, punctuation, non-ASCII.
+    const VOCAB: &[&str] = &[
+        "President",
+        "Brig.",
+        "Gen.",
+        "General",
+        "Motors",
+        "Dr.",
+        "Pepper",
+        "Mr.",
+        "Amir",
+        "Hatami",
+        "Iran’s",
+        "Iran",
+        "US",
+        "the",
+        "head",
+        "of",
+        "(AEOI),",
+        "AEOI",
+        "Energy",
+        "Atomic",
+        "Organization",
+        "said",
+        "former",
+        "minister",
+        "defence",
+        ",",
+        "Washington",
+        "in",
+        "—",
+        "é",
+        "“Biden”",
+        "Ayatollah",
+        "Senior",
+        "Advisor",
+        "\n",
+        ".",
+        "Joe",
+        "Biden",
+    ];
+
+    fn arb_doc() -> impl Strategy<Value = Document> {
+        (
+            prop::collection::vec(0..VOCAB.len(), 1..40),
+            prop::collection::vec((any::<bool>(), 1usize..4, 0..Label::ALL.len()), 40),
+        )
+            .prop_map(|(words, picks)| {
+                let mut text = String::new();
+                let mut spans = Vec::new();
+                for &w in &words {
+                    if !text.is_empty() && !text.ends_with('\n') {
+                        text.push(' ');
+                    }
+                    spans.push((text.len(), text.len() + VOCAB[w].len()));
+                    text.push_str(VOCAB[w]);
+                }
+                // Non-overlapping entities over runs of words, in text order.
+                let mut entities = Vec::new();
+                let mut i = 0;
+                for (take, len, label) in picks {
+                    if i >= spans.len() {
+                        break;
+                    }
+                    let end = (i + len).min(spans.len());
+                    if take && VOCAB[words[i]].trim() != "" {
+                        entities.push(Entity {
+                            span: Span::new(spans[i].0, spans[end - 1].1),
+                            label: Label::ALL[label],
+                            model_label: None,
+                            sentence: None,
+                            cluster: None,
+                            title: None,
+                        });
+                    }
+                    i = end;
+                }
+                Document {
+                    text,
+                    entities,
+                    ..Document::default()
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_keeps_the_contract(mut d in arb_doc()) {
+            let before: Vec<(Span, Label)> = d.entities.iter().map(|e| (e.span, e.label)).collect();
+            apply(&mut d);
+            check_invariants(&d);
+            prop_assert_eq!(d.entities.len(), before.len());
+            for (e, (span, label)) in d.entities.iter().zip(before) {
+                // Spans only shrink from the left (a trimmed title), labels keep the model's.
+                prop_assert!(e.span.start >= span.start && e.span.end == span.end);
+                prop_assert_eq!(e.model_label.unwrap_or(e.label), label);
+                if e.span.start != span.start {
+                    prop_assert!(e.title.is_some());
+                }
+            }
+        }
+    }
 }

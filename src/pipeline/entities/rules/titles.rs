@@ -106,11 +106,13 @@ pub(crate) fn attach(doc: &mut Document) -> usize {
         if doc.entities[i].label != Label::Person {
             continue;
         }
+        let mut swallowed = None;
         if let Some(name_start) = swallowed_title(&doc.text, doc.entities[i].span) {
+            swallowed = Some(doc.entities[i].span.start);
             doc.entities[i].span.start = name_start;
             trimmed += 1;
         }
-        let title = find_title(doc, &doc.entities[i]);
+        let title = find_title(doc, &doc.entities[i], swallowed);
         doc.entities[i].title = title;
     }
     trimmed
@@ -211,11 +213,11 @@ fn extend_left(text: &str, entities: &[Entity], mut start: usize) -> usize {
         let possessive = ["’s", "'s"]
             .iter()
             .find_map(|p| word.strip_suffix(p).map(|w| ws + w.len()));
-        let qualifier = entities.iter().find(|e| {
-            is_qualifier(e.label)
-                && (e.span.end == we || Some(e.span.end) == possessive)
-                && e.span.start >= line_start(text, ws)
-        });
+        let qualifier = [Some(we), possessive]
+            .into_iter()
+            .flatten()
+            .find_map(|end| ending_at(entities, end))
+            .filter(|e| is_qualifier(e.label) && e.span.start >= line_start(text, ws));
         match qualifier {
             Some(q) => {
                 start = q.span.start;
@@ -224,6 +226,18 @@ fn extend_left(text: &str, entities: &[Entity], mut start: usize) -> usize {
             None => return start,
         }
     }
+}
+
+/// The entity that ends at byte `end` (entities are in text order and do not overlap).
+fn ending_at(entities: &[Entity], end: usize) -> Option<&Entity> {
+    let i = entities.partition_point(|e| e.span.end < end);
+    entities.get(i).filter(|e| e.span.end == end)
+}
+
+/// The entity that starts at byte `start`.
+fn starting_at(entities: &[Entity], start: usize) -> Option<&Entity> {
+    let i = entities.partition_point(|e| e.span.start < start);
+    entities.get(i).filter(|e| e.span.start == start)
 }
 
 /// The start of the line holding `pos`.
@@ -260,12 +274,19 @@ fn swallowed_title(text: &str, span: Span) -> Option<usize> {
 }
 
 /// The title of the person entity `e`: prefix, appositive before and appositive after.
-fn find_title(doc: &Document, e: &Entity) -> Option<String> {
+/// `swallowed` is where the model's span started when a title was trimmed off it: that title
+/// is the prefix, whatever stands before it.
+fn find_title(doc: &Document, e: &Entity, swallowed: Option<usize>) -> Option<String> {
     let text = &doc.text;
     let surface = doc.slice(e.span);
     let mut parts: Vec<&str> = Vec::new();
     let mut left_edge = e.span.start;
-    if let Some((core_start, core_end)) = prefix_core(text, e.span.start)
+    if let Some(model_start) = swallowed {
+        let core_end = text[..e.span.start].trim_end().len();
+        let start = extend_left(text, &doc.entities, model_start);
+        parts.push(&text[start..core_end]);
+        left_edge = start;
+    } else if let Some((core_start, core_end)) = prefix_core(text, e.span.start)
         && !not_titled(&text[core_start..core_end], surface)
     {
         let start = extend_left(text, &doc.entities, core_start);
@@ -315,10 +336,7 @@ fn headed_phrase(text: &str, entities: &[Entity], start: usize, end: usize) -> O
             continue;
         }
         phrase_start.get_or_insert(ws);
-        if let Some(q) = entities
-            .iter()
-            .find(|q| q.span.start == ws && is_qualifier(q.label))
-        {
+        if let Some(q) = starting_at(entities, ws).filter(|q| is_qualifier(q.label)) {
             // "Iran's", "the Iranian", "US": skip the entity and a possessive.
             let after = &text[q.span.end..];
             pos = q.span.end
