@@ -143,15 +143,16 @@ fn match_prefix_core(text: &str, pos: usize, table: &[(&str, Case)]) -> Option<(
     let first = *before.first()?;
     let mut best: Option<(usize, usize)> = None;
     for (entry, case) in table {
-        let want: Vec<&str> = entry.split(' ').collect();
-        if want.len() > before.len() || best.is_some_and(|(n, _)| n >= want.len()) {
+        // Word counts and comparisons walk the entry in place: this runs for every entity.
+        let n = entry.split(' ').count();
+        if n > before.len() || best.is_some_and(|(m, _)| m >= n) {
             continue;
         }
-        let ok = want.iter().rev().enumerate().all(|(k, w)| {
+        let ok = entry.split(' ').rev().enumerate().all(|(k, w)| {
             let (s, e) = before[k];
             let word = &text[s..e];
             // Only the leftmost word may carry an opening quote or bracket.
-            let word = if k + 1 == want.len() {
+            let word = if k + 1 == n {
                 strip_openers(word)
             } else {
                 word
@@ -159,9 +160,9 @@ fn match_prefix_core(text: &str, pos: usize, table: &[(&str, Case)]) -> Option<(
             word_is(word, w, *case)
         });
         if ok {
-            let (s, e) = before[want.len() - 1];
+            let (s, e) = before[n - 1];
             let opener = text[s..e].len() - strip_openers(&text[s..e]).len();
-            best = Some((want.len(), s + opener));
+            best = Some((n, s + opener));
         }
     }
     best.map(|(_, start)| (start, first.1))
@@ -255,12 +256,15 @@ fn swallowed_title(text: &str, span: Span) -> Option<usize> {
     let rest: Vec<&str> = words[k..].iter().map(|&(s, e)| &text[s..e]).collect();
     let mut best = 0;
     for (entry, case) in TITLES {
-        let want: Vec<&str> = entry.split(' ').collect();
-        if want.len() > best
-            && want.len() < rest.len()
-            && want.iter().zip(&rest).all(|(w, r)| word_is(r, w, *case))
+        let n = entry.split(' ').count();
+        if n > best
+            && n < rest.len()
+            && entry
+                .split(' ')
+                .zip(&rest)
+                .all(|(w, r)| word_is(r, w, *case))
         {
-            best = want.len();
+            best = n;
         }
     }
     if best == 0 {
