@@ -214,8 +214,22 @@ fn read_parity(path: &Path) -> Result<Vec<Document>, Box<dyn Error>> {
 /// # Errors
 /// When a data file is missing or malformed.
 pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn Error>> {
-    let gold = read_gold(&data_dir.join("ner/uner_ewt/en_ewt-ud-dev.jsonl"))?;
-    let mut docs = read_parity(&data_dir.join("parity/uner_dev.jsonl"))?;
+    let mut out = uner_report(
+        &data_dir.join("ner/uner_ewt/en_ewt-ud-dev.jsonl"),
+        &data_dir.join("parity/uner_dev.jsonl"),
+    )?;
+    out.push_str(&news_report(data_dir)?);
+    Ok(out)
+}
+
+/// Scores the model's entities in `parity` (parity format) against UNER gold `gold` (`.jsonl`),
+/// before and after the layer and with each rule off.
+///
+/// # Errors
+/// When a file is missing or malformed, or a document has no gold.
+pub fn uner_report(gold: &Path, parity: &Path) -> Result<String, Box<dyn Error>> {
+    let gold = read_gold(gold)?;
+    let mut docs = read_parity(parity)?;
     for doc in &mut docs {
         let g = gold
             .get(&doc.id)
@@ -273,9 +287,10 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn Error>>
     let mut out = String::new();
     writeln!(
         out,
-        "UNER EWT dev, {} docs; model = spaCy en_core_web_sm 3.8 output (parity/uner_dev.jsonl);\n\
+        "UNER EWT, {} docs; model = spaCy en_core_web_sm 3.8 NER output ({});\n\
          PERSON→PER, ORG→ORG, GPE/LOC/FAC→LOC; exact character spans, micro-averaged",
-        docs.len()
+        docs.len(),
+        parity.display()
     )?;
     let mut label_moves: HashMap<(Label, Label, &'static str), usize> = HashMap::new();
     for (name, config) in configs {
@@ -313,13 +328,20 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn Error>>
     moves.sort();
     writeln!(
         out,
-        "label changes by the layer on UNER dev (model → rules, verdict vs gold):"
+        "label changes by the layer (model → rules, verdict vs gold):"
     )?;
     for ((from, to, verdict), n) in moves {
         writeln!(out, "  {from} → {to}: {n} ({verdict})")?;
     }
+    Ok(out)
+}
 
-    for file in ["parity/news_dev.jsonl", "seed/../parity/seed.jsonl"] {
+/// What the layer changes on the news and seed parity files (no gold: counts only).
+fn news_report(data_dir: &Path) -> Result<String, Box<dyn Error>> {
+    let all = RuleSet::default();
+    let mut out = String::new();
+
+    for file in ["parity/news_dev.jsonl", "parity/seed.jsonl"] {
         let mut changes = Changes::default();
         let mut moves: HashMap<(Label, Label), usize> = HashMap::new();
         let mut clusters = 0;
@@ -422,6 +444,22 @@ mod tests {
             let last = g.sentences.last().expect("a sentence");
             assert_eq!(last.1, doc.text.chars().count(), "{}", doc.id);
         }
+    }
+
+    /// Held-out check on UNER test (the rules were tuned on dev); needs spaCy's output made by
+    /// `scripts/uner-test-parity.py`, named by `LEDE_UNER_TEST_PARITY`.
+    #[test]
+    #[ignore = "needs LEDE_UNER_TEST_PARITY from scripts/uner-test-parity.py"]
+    fn entrules_heldout_report() {
+        let parity = std::env::var("LEDE_UNER_TEST_PARITY")
+            .expect("set LEDE_UNER_TEST_PARITY to the output of scripts/uner-test-parity.py");
+        let report = uner_report(
+            &Path::new(DATA).join("ner/uner_ewt/en_ewt-ud-test.jsonl"),
+            Path::new(&parity),
+        )
+        .expect("report");
+        println!("{report}");
+        println!("{}", dump(Path::new(&parity)).expect("dump"));
     }
 
     /// The report itself; run by hand: `cargo test eval_entrules_report -- --ignored --nocapture`.

@@ -113,10 +113,21 @@ pub(crate) fn unique_owner<'a>(names: &'a [Vec<String>], tail: &[&str]) -> Optio
         .then_some(longest.as_slice())
 }
 
-/// Surnames of a named person that the model labelled otherwise ("Donald Trump" … "Trump"
-/// tagged ORG) become PERSON, unless the mention is a place by context. Returns the count.
+/// Surnames of a person named in full earlier that the model labelled otherwise ("Donald
+/// Trump" … "Trump" tagged ORG) become PERSON, unless the mention is a place by context.
+/// Returns the count.
 pub(crate) fn surnames(doc: &mut Document) -> usize {
     let names = full_names(doc);
+    // Where each person is first named in full: only later mentions read as the surname
+    // (news names a person in full first; "Islam" before "Umar Islam" is the religion).
+    let mut first_full: HashMap<String, usize> = HashMap::new();
+    for (i, e) in doc.entities.iter().enumerate() {
+        if e.label == Label::Person {
+            first_full
+                .entry(mention_key(doc.slice(e.span)))
+                .or_insert(i);
+        }
+    }
     let mut changed = 0;
     for i in 0..doc.entities.len() {
         let e = &doc.entities[i];
@@ -127,7 +138,10 @@ pub(crate) fn surnames(doc: &mut Document) -> usize {
         if key.contains(' ') || !is_name_word(&key) {
             continue;
         }
-        if unique_owner(&names, &[key.as_str()]).is_none() || place_by_context(doc, i) {
+        let named_before = unique_owner(&names, &[key.as_str()])
+            .and_then(|owner| first_full.get(&owner.join(" ")))
+            .is_some_and(|&first| first < i);
+        if !named_before || place_by_context(doc, i) {
             continue;
         }
         relabel(doc, i, Label::Person);

@@ -11,14 +11,27 @@
 //! 2. **Titles** (`titles.rs`): ranks, offices and honorifics before the name, inside the
 //!    model's span (trimmed off it: "President Joe Biden" → "Joe Biden", title "President"), or
 //!    in an appositive ("Mohammad Eslami, the head of …") go to `title`.
-//! 3. **Surnames** (`labels.rs`): "Trump" tagged ORG in an article about "Donald Trump" becomes
-//!    PERSON, unless it is a place by context ("in Washington").
+//! 3. **Surnames** (`labels.rs`): "Trump" tagged ORG after "Donald Trump" was named in full
+//!    becomes PERSON, unless it is a place by context ("in Washington").
 //! 4. **Acronyms** (`labels.rs`): an acronym defined in the text takes its expansion's label.
 //! 5. **Majority** (`labels.rs`): mentions of one surface form follow a titled person
 //!    ("President Trump" … "Trump" tagged ORG), else a two-thirds majority of at least three.
 //! 6. **Clusters** (`clusters.rs`): every entity gets a cluster (singletons included).
 //!
 //! All word lists are const tables in `lexicon.rs`.
+//!
+//! Decisions a consumer should know:
+//! - The layer adds and removes no entities; it only trims a swallowed title off a PERSON span
+//!   and relabels. The model's span of a trimmed entity is not stored: its title then starts
+//!   with the words the model had included, which stand right before the entity in `text`
+//!   (`--no-entity-rules` shows the model's spans as they were).
+//! - An acronym the model did not tag ("AEOI" in "… of Iran (AEOI)") is not added as an
+//!   entity; it stays visible in the expansion's title or text.
+//! - The entities must be in text order and must not overlap, as the NER produces them.
+//!
+//! Measured effect (`eval::entrules`, spaCy's own output as the model): on UNER EWT dev,
+//! typed F1 0.5488 → 0.5528 and label accuracy on matched spans 0.8438 → 0.8486; on the
+//! held-out test split F1 0.5409 → 0.5416, label accuracy 0.8352 → 0.8354.
 
 use crate::pipeline::Document;
 
@@ -73,6 +86,9 @@ pub struct Changes {
 }
 
 /// Runs every rule over `doc`: titles, label fixes, clusters.
+///
+/// Sets `title` and `cluster` on the entities, `model_label` where a label changed, and
+/// `doc.clusters`; earlier clusters are replaced.
 ///
 /// # Examples
 /// ```

@@ -331,6 +331,18 @@ const TITLE_CASES: &[TitleCase] = &[
         Label::Person,
         Some("Mr."),
     ),
+    (
+        "junk_entity_is_no_qualifier",
+        "Photo REUTERS/Jason Reed U.S. President George W. Bush waves.",
+        &[
+            ("REUTERS/Jason Reed U.S.", Label::Gpe),
+            ("George W. Bush", Label::Person),
+        ],
+        1,
+        "George W. Bush",
+        Label::Person,
+        Some("President"),
+    ),
     // Negative cases: no title, span and label as the model gave them.
     (
         "general_motors_org",
@@ -476,6 +488,13 @@ const CLUSTER_CASES: &[ClusterCase] = &[
         &[("Donald Trump", Label::Person), ("Trump", Label::Org)],
         &[&[0, 1]],
         &[Label::Person, Label::Person],
+    ),
+    (
+        "surname_before_the_full_name_keeps_its_label",
+        "Do not link Islam with fascism. Umar Islam, 28, was arrested.",
+        &[("Islam", Label::Norp), ("Umar Islam", Label::Person)],
+        &[&[0], &[1]],
+        &[Label::Norp, Label::Person],
     ),
     (
         "trailing_parts_of_a_long_name",

@@ -24,6 +24,9 @@ use crate::pipeline::{Document, Entity, Label, Span};
 /// Longest appositive taken as a title, in words: longer ones are clauses, not offices.
 const MAX_APPOSITIVE_WORDS: usize = 16;
 
+/// Longest entity, in words, taken as a title's qualifier ("Democratic Republic of the Congo").
+const MAX_QUALIFIER_WORDS: usize = 5;
+
 /// How many words into an appositive its head noun may come ("a Senior Advisor", "Iran's
 /// former defence minister").
 const MAX_HEAD_OFFSET: usize = 5;
@@ -218,7 +221,11 @@ fn extend_left(text: &str, entities: &[Entity], mut start: usize) -> usize {
             .into_iter()
             .flatten()
             .find_map(|end| ending_at(entities, end))
-            .filter(|e| is_qualifier(e.label) && e.span.start >= line_start(text, ws));
+            .filter(|e| {
+                is_qualifier(e.label)
+                    && e.span.start >= line_start(text, ws)
+                    && is_qualifier_text(&text[e.span.start..e.span.end])
+            });
         match qualifier {
             Some(q) => {
                 start = q.span.start;
@@ -227,6 +234,15 @@ fn extend_left(text: &str, entities: &[Entity], mut start: usize) -> usize {
             None => return start,
         }
     }
+}
+
+/// Whether an entity's text can qualify a title: a short name ("US", "United Nations",
+/// "South Dakota"), not a run of junk the model tagged ("REUTERS/Jason Reed U.S.").
+fn is_qualifier_text(surface: &str) -> bool {
+    surface.split_whitespace().count() <= MAX_QUALIFIER_WORDS
+        && surface
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '.' | '-' | '&' | '\'' | '’'))
 }
 
 /// The entity that ends at byte `end` (entities are in text order and do not overlap).
@@ -340,7 +356,9 @@ fn headed_phrase(text: &str, entities: &[Entity], start: usize, end: usize) -> O
             continue;
         }
         phrase_start.get_or_insert(ws);
-        if let Some(q) = starting_at(entities, ws).filter(|q| is_qualifier(q.label)) {
+        if let Some(q) = starting_at(entities, ws)
+            .filter(|q| is_qualifier(q.label) && is_qualifier_text(&text[q.span.start..q.span.end]))
+        {
             // "Iran's", "the Iranian", "US": skip the entity and a possessive.
             let after = &text[q.span.end..];
             pos = q.span.end
