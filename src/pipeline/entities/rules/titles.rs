@@ -60,8 +60,7 @@ pub(crate) fn relabel_honorifics(doc: &mut Document) -> usize {
         if !surface.split_whitespace().all(is_name_word) {
             continue;
         }
-        let Some((start, _)) = match_prefix_core(&doc.text, e.span.start, HONORIFICS_AS_TITLES)
-        else {
+        let Some((start, _)) = match_prefix_core(&doc.text, e.span.start, TITLES) else {
             continue;
         };
         let core = doc.text[start..e.span.start].trim_end();
@@ -76,30 +75,6 @@ pub(crate) fn relabel_honorifics(doc: &mut Document) -> usize {
     }
     changed
 }
-
-/// [`HONORIFICS`] as exact-case title entries, for the prefix matcher.
-const HONORIFICS_AS_TITLES: &[(&str, Case)] = &[
-    ("Mr.", Case::Exact),
-    ("Mr", Case::Exact),
-    ("Mrs.", Case::Exact),
-    ("Mrs", Case::Exact),
-    ("Ms.", Case::Exact),
-    ("Ms", Case::Exact),
-    ("Mx.", Case::Exact),
-    ("Sen.", Case::Exact),
-    ("Rep.", Case::Exact),
-    ("Gov.", Case::Exact),
-    ("Sgt.", Case::Exact),
-    ("Lt.", Case::Exact),
-    ("Capt.", Case::Exact),
-    ("Col.", Case::Exact),
-    ("Brig. Gen.", Case::Exact),
-    ("Maj. Gen.", Case::Exact),
-    ("Lt. Col.", Case::Exact),
-    ("Lt. Gen.", Case::Exact),
-    ("Ayatollah", Case::Exact),
-    ("Sheikh", Case::Exact),
-];
 
 /// Trims swallowed titles off PERSON spans and sets every person's `title`. Returns how many
 /// spans were trimmed.
