@@ -60,6 +60,16 @@ pub(crate) fn relabel_honorifics(doc: &mut Document) -> usize {
         if !surface.split_whitespace().all(is_name_word) {
             continue;
         }
+        // A cheap look at the word before first: most entities follow no honorific.
+        let after_honorific = prev_word(&doc.text, e.span.start).is_some_and(|(s, w)| {
+            let word = strip_openers(&doc.text[s..w]);
+            HONORIFICS
+                .iter()
+                .any(|h| h.rsplit(' ').next() == Some(word))
+        });
+        if !after_honorific {
+            continue;
+        }
         let Some((start, _)) = match_prefix_core(&doc.text, e.span.start, TITLES) else {
             continue;
         };
