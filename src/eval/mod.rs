@@ -2,6 +2,7 @@
 //! returns the printed report.
 
 pub mod entities;
+pub mod entrules;
 pub mod html;
 pub mod sentences;
 pub mod tokenizer;
@@ -14,6 +15,7 @@ type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
 /// Every topic `lede eval` knows, with its report.
 pub const TOPICS: &[(&str, Report)] = &[
     ("entities", entities::run),
+    ("entrules", entrules::run),
     ("html", html::run),
     ("sentences", sentences::run),
     ("tokenizer", tokenizer::run),

@@ -376,10 +376,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
                 let model = model.map_err(|e| load(e.to_string()))?;
                 Arc::new(segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?)
             }
-            entities::NAME => Arc::new(entities::Entities::build(
-                names,
-                options.model_dir.as_deref(),
-            )?),
+            entities::NAME => Arc::new(entities::Entities::build(names, options)?),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

@@ -13,12 +13,13 @@ use std::path::Path;
 
 use crate::model::ModelDir;
 
-use super::{BuildError, Document, Entity, Skip, Span, Stage, StageError, Token};
+use super::{BuildError, Document, Entity, Skip, Span, Stage, StageError, StageOptions, Token};
 
 mod hash;
 mod infer;
 mod lexical;
 mod pyunicode_tables;
+pub mod rules;
 mod weights;
 
 pub use hash::{murmurhash3_u64, murmurhash64a};
@@ -117,16 +118,27 @@ impl EntityModel {
     }
 }
 
-/// The `entities` stage: runs [`EntityModel`] on English documents' tokens.
+/// The `entities` stage: runs [`EntityModel`] on English documents' tokens, then (unless
+/// `--no-entity-rules`) the [`rules`] layer: titles, mention clusters, consistent labels.
 #[derive(Debug, Clone)]
 pub struct Entities {
     model: std::sync::Arc<EntityModel>,
+    rules: bool,
 }
 
 impl Entities {
-    /// A stage running `model`.
+    /// A stage running `model` alone: `entities` are exactly the model's output.
     pub fn new(model: std::sync::Arc<EntityModel>) -> Self {
-        Self { model }
+        Self {
+            model,
+            rules: false,
+        }
+    }
+
+    /// The same stage with the rule layer on (`true`) or off.
+    #[must_use]
+    pub fn with_rules(self, rules: bool) -> Self {
+        Self { rules, ..self }
     }
 
     /// Builds the stage for `pipeline::build`: checks that `segment` comes before it in
@@ -135,7 +147,8 @@ impl Entities {
     /// # Errors
     /// [`BuildError::MissingDependency`] without an earlier `segment`; [`BuildError::Load`]
     /// when no model directory is set or the model does not load.
-    pub fn build(names: &[String], model_dir: Option<&Path>) -> Result<Self, BuildError> {
+    pub fn build(names: &[String], options: &StageOptions) -> Result<Self, BuildError> {
+        let model_dir = options.model_dir.as_deref();
         let me = names.iter().position(|n| n == NAME);
         let segment = names.iter().position(|n| n == "segment");
         match (segment, me) {
@@ -155,7 +168,7 @@ impl Entities {
             stage: NAME,
             message: e.to_string(),
         })?;
-        Ok(Self::new(std::sync::Arc::new(model)))
+        Ok(Self::new(std::sync::Arc::new(model)).with_rules(options.entity_rules))
     }
 }
 
@@ -196,6 +209,9 @@ impl Stage for Entities {
                 cluster: None,
                 title: None,
             });
+        }
+        if self.rules {
+            rules::apply(doc);
         }
         Ok(())
     }
