@@ -425,60 +425,6 @@ pub fn dump(path: &Path) -> Result<String, Box<dyn Error>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
-
-    #[test]
-    fn gold_reader_joins_sentences_like_the_parity_file() {
-        let gold = read_gold(&Path::new(DATA).join("ner/uner_ewt/en_ewt-ud-dev.jsonl"))
-            .expect("UNER dev gold");
-        let docs = read_parity(&Path::new(DATA).join("parity/uner_dev.jsonl")).expect("parity");
-        assert_eq!(gold.len(), docs.len());
-        let total: usize = gold.values().map(|g| g.entities.len()).sum();
-        assert_eq!(total, 966, "the README's dev entity count");
-        for doc in &docs {
-            let g = &gold[&doc.id];
-            let last = g.sentences.last().expect("a sentence");
-            assert_eq!(last.1, doc.text.chars().count(), "{}", doc.id);
-        }
-    }
-
-    /// Held-out check on UNER test (the rules were tuned on dev); needs spaCy's output made by
-    /// `scripts/uner-test-parity.py`, named by `LEDE_UNER_TEST_PARITY`.
-    #[test]
-    #[ignore = "needs LEDE_UNER_TEST_PARITY from scripts/uner-test-parity.py"]
-    fn entrules_heldout_report() {
-        let parity = std::env::var("LEDE_UNER_TEST_PARITY")
-            .expect("set LEDE_UNER_TEST_PARITY to the output of scripts/uner-test-parity.py");
-        let report = uner_report(
-            &Path::new(DATA).join("ner/uner_ewt/en_ewt-ud-test.jsonl"),
-            Path::new(&parity),
-        )
-        .expect("report");
-        println!("{report}");
-        println!("{}", dump(Path::new(&parity)).expect("dump"));
-    }
-
-    /// The report itself; run by hand: `cargo test eval_entrules_report -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "prints the evaluation report"]
-    fn eval_entrules_report() {
-        let report = run(Path::new(DATA), Path::new("")).expect("report");
-        println!("{report}");
-        for file in [
-            "parity/seed.jsonl",
-            "parity/news_dev.jsonl",
-            "parity/uner_dev.jsonl",
-        ] {
-            println!("== {file}");
-            println!("{}", dump(&Path::new(DATA).join(file)).expect("dump"));
-        }
-    }
-}
-
 /// Document texts of a UNER gold file, sentences joined with one space, in file order.
 fn read_texts(path: &Path) -> Result<Vec<(String, String)>, Box<dyn Error>> {
     let mut docs: Vec<(String, String)> = Vec::new();
@@ -569,4 +515,58 @@ pub fn sentence_bounds_report(data_dir: &Path, model_dir: &Path) -> Result<Strin
     report +=
         &format!("news_dev: the bound changes {changed} of {total} entities of the NER alone\n");
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data");
+
+    #[test]
+    fn gold_reader_joins_sentences_like_the_parity_file() {
+        let gold = read_gold(&Path::new(DATA).join("ner/uner_ewt/en_ewt-ud-dev.jsonl"))
+            .expect("UNER dev gold");
+        let docs = read_parity(&Path::new(DATA).join("parity/uner_dev.jsonl")).expect("parity");
+        assert_eq!(gold.len(), docs.len());
+        let total: usize = gold.values().map(|g| g.entities.len()).sum();
+        assert_eq!(total, 966, "the README's dev entity count");
+        for doc in &docs {
+            let g = &gold[&doc.id];
+            let last = g.sentences.last().expect("a sentence");
+            assert_eq!(last.1, doc.text.chars().count(), "{}", doc.id);
+        }
+    }
+
+    /// Held-out check on UNER test (the rules were tuned on dev); needs spaCy's output made by
+    /// `scripts/uner-test-parity.py`, named by `LEDE_UNER_TEST_PARITY`.
+    #[test]
+    #[ignore = "needs LEDE_UNER_TEST_PARITY from scripts/uner-test-parity.py"]
+    fn entrules_heldout_report() {
+        let parity = std::env::var("LEDE_UNER_TEST_PARITY")
+            .expect("set LEDE_UNER_TEST_PARITY to the output of scripts/uner-test-parity.py");
+        let report = uner_report(
+            &Path::new(DATA).join("ner/uner_ewt/en_ewt-ud-test.jsonl"),
+            Path::new(&parity),
+        )
+        .expect("report");
+        println!("{report}");
+        println!("{}", dump(Path::new(&parity)).expect("dump"));
+    }
+
+    /// The report itself; run by hand: `cargo test eval_entrules_report -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "prints the evaluation report"]
+    fn eval_entrules_report() {
+        let report = run(Path::new(DATA), Path::new("")).expect("report");
+        println!("{report}");
+        for file in [
+            "parity/seed.jsonl",
+            "parity/news_dev.jsonl",
+            "parity/uner_dev.jsonl",
+        ] {
+            println!("== {file}");
+            println!("{}", dump(&Path::new(DATA).join(file)).expect("dump"));
+        }
+    }
 }
