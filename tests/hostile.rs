@@ -28,8 +28,13 @@ const KINDS: &[&str] = &[
     "deadline_exceeded",
 ];
 
-/// Per-article time budget of these tests (debug build, loaded CI machine).
+/// Per-article time budget of these tests (the `--deadline` they run with).
 const BUDGET: Duration = Duration::from_secs(10);
+
+/// How much longer than [`BUDGET`] an article may take to come out: a stage cannot be
+/// interrupted, so the last stage may run past the budget before the pipeline rejects the
+/// article, and unoptimized test builds run the stages several times slower than release.
+const GRACE: u32 = if cfg!(debug_assertions) { 4 } else { 2 };
 
 const MB: usize = 1024 * 1024;
 
@@ -66,8 +71,8 @@ fn check(
     let outcome = enrich_payload(pipeline, payload, max_bytes);
     let took = started.elapsed();
     assert!(
-        took < BUDGET,
-        "{name}: took {took:?}, over the budget {BUDGET:?}"
+        took < BUDGET * GRACE,
+        "{name}: took {took:?}, over {GRACE} × the budget {BUDGET:?}"
     );
     match outcome {
         Ok(enriched) => {
