@@ -26,3 +26,12 @@ lint:
 bench-transport: setup
 	$(CARGO) build --release --locked
 	./scripts/bench-transport.sh
+
+.PHONY: bench
+## lede vs the Python worker a team would write (nats-py + spaCy): pipeline and end-to-end
+## throughput, latency, peak RSS and entity agreement. Writes bench/results/ (table, JSON,
+## chart) and the README section. BENCH_ARGS=--quick for a short development run.
+bench: setup
+	$(CARGO) build --release --locked --bins
+	./bench/setup-venv.sh
+	.venv/bin/python bench/run.py --update-readme $(BENCH_ARGS)

@@ -630,13 +630,13 @@ def markdown(results):
         lines += [
             f"**Pipeline alone** (no broker; {p[0]['articles']} articles = the corpus × {m['pipeline_repeat']}; time excludes loading the model):",
             "",
-            "| system | threads | articles/s | tokens/s | peak RSS (MB) | vs spaCy NER |",
+            "| system | cores used | articles/s | tokens/s | peak RSS (MB) | articles/s vs spaCy NER |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         base = {r["threads"]: r["articles_per_s"] for r in p if r["system"] == "spacy-ner"}
         for r in p:
             who = r["label"] if r["system"] != "lede" else "**lede process**"
-            threads = str(r["threads"]) if r["system"] == "lede" else f"{r['threads']} ({'n_process' if r['threads'] > 1 else 'process'}{'es' if r['threads'] > 1 else ''})"
+            threads = f"`--threads {r['threads']}`" if r["system"] == "lede" else f"`n_process={r['threads']}`"
             lines.append(
                 f"| {who} | {threads} | {fmt(r['articles_per_s'], 1)} | {fmt(r['tokens_per_s'])} | {fmt(r['peak_mb'])} | {r['articles_per_s'] / base[r['threads']]:.1f}× |"
             )
@@ -659,7 +659,7 @@ def markdown(results):
         lines += [
             "**Agreement** of entities (exact span and label; reference: spaCy):",
             "",
-            "| compared | articles | identical articles | spaCy entities | lede entities | exact matches | same span, other label | P / R / F1 |",
+            "| candidate vs reference | articles | identical articles | reference entities | candidate entities | exact matches | same span, other label | P / R / F1 |",
             "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for a in results["agreement"]:
@@ -669,8 +669,11 @@ def markdown(results):
             )
         lines.append("")
     lines += [
+        "tokens/s: the corpus's spaCy tokens / seconds, for every system. "
         "Peak RSS: the largest sum of VmRSS over the measured processes (and their children), sampled from /proc every 50 ms, "
-        "or a single process's VmHWM when larger. lede threads = `--threads`; spaCy threads = processes (`nlp.pipe(n_process=…)`)."
+        "or a single process's VmHWM when larger. "
+        f"Each lede worker process runs `--threads` = {m['cores']} (all cores); each Python worker process runs one spaCy. "
+        "Entity agreement: spaCy's entities are the reference; exact = same code-point span and label."
     ]
     return "\n".join(lines) + "\n"
 
@@ -721,7 +724,7 @@ def main() -> int:
     p.add_argument("--lede-flag", action="append", default=[], help="extra flag for lede process/worker (repeatable), e.g. --lede-flag=--stages=")
     p.add_argument("--peer-mode", choices=["ner", "full"], default="ner", help="spaCy pipeline of the Python worker")
     p.add_argument("--update-readme", action="store_true", help="rewrite the README section between the bench markers")
-    p.add_argument("--command", default="make bench", help="the command quoted in the report")
+    p.add_argument("--command", help="the command quoted in the report (default: make bench [BENCH_ARGS=--quick])")
     args = p.parse_args()
 
     ctx = argparse.Namespace()
@@ -760,7 +763,7 @@ def main() -> int:
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
-            "command": args.command,
+            "command": args.command or ("make bench BENCH_ARGS=--quick" if args.quick else "make bench"),
             "lede_version": lede_version(ctx.lede),
             "lede_flags": args.lede_flag,
             "spacy_version": spacy.__version__,
@@ -773,6 +776,7 @@ def main() -> int:
             "peer_mode": "NER only" if ctx.peer_mode == "ner" else "full pipeline",
             "nats_version": "",
             "quick": args.quick,
+            "cores": ctx.cores,
         }
     }
     started = time.monotonic()
@@ -789,7 +793,7 @@ def main() -> int:
             results["meta"]["lede_stages"] = ",".join(s["stage"] for s in first["processing"]["stages"]) or "(none)"
             agreements.append(agreement("lede `--no-entity-rules` vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede-model-only"])))
             agreements.append(agreement("lede default vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede"])))
-            agreements.append(agreement("spaCy full pipeline vs spaCy NER only", spacy_ner, load_entities(outputs["spacy-full"])))
+            agreements.append(agreement("spaCy full pipeline vs spaCy NER only (the parser's sentence boundaries cut some entities)", spacy_ner, load_entities(outputs["spacy-full"])))
         if "e2e" in parts:
             rows, records = part_e2e(ctx)
             results["e2e"] = rows
@@ -806,7 +810,9 @@ def main() -> int:
     md_path.write_text(markdown(results), encoding="utf-8")
     chart_path = out_dir / "chart.png"
     subprocess.run([chart_bin, "--from", str(json_path), "--out", str(chart_path)], check=True)
-    if args.update_readme:
+    if args.update_readme and args.quick:
+        log("--quick results are not quoted in the README; left it alone")
+    elif args.update_readme:
         update_readme(results, os.path.relpath(chart_path, ROOT))
     sys.stdout.write(markdown(results))
     log(f"done in {results['meta']['seconds']} s: {md_path}, {json_path}, {chart_path}")

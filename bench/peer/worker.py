@@ -146,7 +146,10 @@ class Worker:
         self.args = args
         self.enricher = enricher
         self.stop = asyncio.Event()
-        self.batches: asyncio.Queue = asyncio.Queue(maxsize=1)
+        self.batches: asyncio.Queue = asyncio.Queue()
+        # Batches held before publishing: one in spaCy, one fetched ahead. Holding more would
+        # starve the other replicas at the end of a backlog.
+        self.slots = asyncio.Semaphore(2)
         self.publishing: set = set()
         # One NLP thread: a process is one spaCy; scale with processes, as spaCy advises.
         self.nlp_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -158,19 +161,32 @@ class Worker:
             batch = await self.batches.get()
             if batch is None:
                 break
-            await self.handle(js, batch)
+            try:
+                await self.handle(js, batch)
+            finally:
+                self.slots.release()
         await fetcher
         if self.publishing:
             await asyncio.wait(self.publishing)
+        # Every record is published and every input acked: stop the pull subscription, then
+        # drain (flushes the acks). Draining with the pull subscription open waits for nats-py's
+        # drain timeout instead.
+        await sub.unsubscribe()
         await nc.drain()
 
     async def fetch_loop(self, sub):
         while not self.stop.is_set():
+            await self.slots.acquire()
+            if self.stop.is_set():
+                self.slots.release()
+                break
             try:
                 msgs = await sub.fetch(self.args.batch, timeout=self.args.fetch_timeout)
             except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                self.slots.release()
                 continue
             except nats.errors.ConnectionClosedError:
+                self.slots.release()
                 break
             await self.batches.put(msgs)
         await self.batches.put(None)
@@ -217,7 +233,7 @@ class Worker:
             await js.publish(
                 self.args.dlq_subject,
                 msg.data,
-                headers={"Lede-Error": reason, "Nats-Msg-Id": f"dlq-{msg.metadata.sequence.stream}"},
+                headers={"Error": reason, "Nats-Msg-Id": f"dlq-{msg.metadata.sequence.stream}"},
             )
         except Exception:
             await msg.nak(delay=1)
@@ -252,7 +268,7 @@ def main() -> int:
     p.add_argument("--dlq-stream", default="ARTICLES_DLQ")
     p.add_argument("--consumer", default="peer")
     p.add_argument("--mode", choices=["ner", "full"], default="ner", help="spaCy NER only, or the full default pipeline")
-    p.add_argument("--batch", type=int, default=16, help="messages fetched (and fed to nlp.pipe) at once")
+    p.add_argument("--batch", type=int, default=8, help="messages fetched (and fed to nlp.pipe) at once")
     p.add_argument("--fetch-timeout", type=float, default=0.05, help="seconds a fetch waits to fill a batch")
     p.add_argument("--ack-wait", type=float, default=30.0)
     p.add_argument("--max-deliver", type=int, default=5)
