@@ -78,6 +78,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Print records of the output (or dead-letter) stream, from the start, as JSONL.
     Tail(TailArgs),
+    /// Print an evaluation report (accuracy against the shared gold data).
+    Eval(EvalArgs),
 }
 
 /// Which stages run and how.
@@ -343,4 +345,17 @@ pub struct TailArgs {
     /// Give up waiting for records after this long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
     pub timeout: Duration,
+}
+
+/// `lede eval`.
+#[derive(Debug, Clone, Args)]
+pub struct EvalArgs {
+    /// What to evaluate (`lede eval --help` lists them): one of the `eval` module's topics.
+    pub topic: String,
+    /// The shared data folder (gold files).
+    #[arg(long, env = "LEDE_DATA_DIR", default_value = "../shared/data")]
+    pub data_dir: PathBuf,
+    /// spaCy pipeline directory.
+    #[arg(long, env = "LEDE_MODEL", default_value = DEFAULT_MODEL_DIR)]
+    pub model: PathBuf,
 }

@@ -22,7 +22,9 @@
 pub mod bench;
 pub mod config;
 pub mod enrich;
+pub mod eval;
 pub mod input;
+pub mod model;
 pub mod pipeline;
 pub mod process;
 pub mod record;

@@ -9,8 +9,8 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use lede::config::{
-    BenchArgs, Cli, Command, PipelineArgs, ProcessArgs, PublishArgs, TailArgs, TransportKind,
-    WorkerArgs,
+    BenchArgs, Cli, Command, EvalArgs, PipelineArgs, ProcessArgs, PublishArgs, TailArgs,
+    TransportKind, WorkerArgs,
 };
 use lede::pipeline::{self, Pipeline};
 use lede::transport::{self, ConsumerSettings};
@@ -48,6 +48,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Publish(args) => publish(args).await,
         Command::Bench(args) => bench(args).await,
         Command::Tail(args) => tail(args).await,
+        Command::Eval(args) => eval(args).await,
     }
 }
 
@@ -259,5 +260,16 @@ async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
             out.write_all(b"\n")?;
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn eval(args: EvalArgs) -> anyhow::Result<ExitCode> {
+    let report = tokio::task::spawn_blocking(move || {
+        lede::eval::run(&args.topic, &args.data_dir, &args.model).map_err(|e| e.to_string())
+    })
+    .await
+    .context("the evaluation task failed")?
+    .map_err(anyhow::Error::msg)?;
+    println!("{report}");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,8 @@
 //! Real outputs validated against the JSON Schemas in `schema/`, and the offset contract:
 //! every span of a record slices its `text` in code points.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 use std::path::PathBuf;
 
 use lede::pipeline::{self, StageOptions};

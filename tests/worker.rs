@@ -1,6 +1,8 @@
 //! The JetStream worker against a real nats-server: round trip, dead letters, load sharing,
 //! crash and signal handling, trace propagation, broker restarts.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
+
 mod common;
 
 use std::collections::HashSet;

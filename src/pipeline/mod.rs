@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod delay;
+pub mod segment;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
 
@@ -288,7 +289,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["delay"];
+pub const STAGE_NAMES: &[&str] = &["delay", "segment"];
 
 /// Stages that are only for fault injection and never in the default list.
 const TEST_STAGES: &[&str] = &["delay"];
@@ -354,6 +355,18 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
             "delay" => Arc::new(delay::Delay::new(options.delay)),
+            "segment" => {
+                let model = match &options.model_dir {
+                    Some(dir) => crate::model::ModelDir::open(dir),
+                    None => crate::model::ModelDir::from_env_or_default(),
+                };
+                let load = |message: String| BuildError::Load {
+                    stage: "segment",
+                    message,
+                };
+                let model = model.map_err(|e| load(e.to_string()))?;
+                Arc::new(segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?)
+            }
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

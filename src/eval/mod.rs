@@ -1,0 +1,34 @@
+//! Evaluation reports run by `lede eval <topic>`: each topic's `run(data_dir, model_dir)`
+//! returns the printed report.
+
+pub mod sentences;
+pub mod tokenizer;
+
+use std::path::Path;
+
+/// The report function every topic provides.
+type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
+
+/// Every topic `lede eval` knows, with its report.
+pub const TOPICS: &[(&str, Report)] =
+    &[("sentences", sentences::run), ("tokenizer", tokenizer::run)];
+
+/// Runs the report of `topic` over `data_dir` (the shared data folder) and `model_dir`.
+///
+/// # Errors
+/// An unknown topic, or whatever the report could not read or compute.
+pub fn run(
+    topic: &str,
+    data_dir: &Path,
+    model_dir: &Path,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let Some((_, report)) = TOPICS.iter().find(|(name, _)| *name == topic) else {
+        let names: Vec<&str> = TOPICS.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "unknown eval topic {topic:?}; the topics are: {}",
+            names.join(", ")
+        )
+        .into());
+    };
+    report(data_dir, model_dir)
+}
