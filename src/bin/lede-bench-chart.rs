@@ -177,7 +177,10 @@ fn draw(results: &Results, out: &Path) -> Result<(), Error> {
     title.draw(&Text::new(
         format!(
             "{} · {} · corpus: {} articles of {}",
-            results.meta.date, results.meta.machine, results.meta.corpus_articles, results.meta.corpus
+            results.meta.date,
+            results.meta.machine,
+            results.meta.corpus_articles,
+            results.meta.corpus
         ),
         (20, 45),
         ("sans-serif", 17).into_font().color(&RGBColor(90, 90, 90)),
@@ -235,14 +238,20 @@ fn draw(results: &Results, out: &Path) -> Result<(), Error> {
             .map_or(0.0, field)
     };
     let e2e_series = |field: fn(&E2eRow) -> f64| -> Vec<Series> {
-        [("lede worker", "lede", LEDE), ("Python worker", "peer", SPACY)]
-            .into_iter()
-            .map(|(name, system, color)| Series {
-                name: name.into(),
-                color,
-                values: workers.iter().map(|w| e2e_value(system, *w, field)).collect(),
-            })
-            .collect()
+        [
+            ("lede worker", "lede", LEDE),
+            ("Python worker", "peer", SPACY),
+        ]
+        .into_iter()
+        .map(|(name, system, color)| Series {
+            name: name.into(),
+            color,
+            values: workers
+                .iter()
+                .map(|w| e2e_value(system, *w, field))
+                .collect(),
+        })
+        .collect()
     };
     let worker_groups: Vec<String> = workers
         .iter()
@@ -259,23 +268,25 @@ fn draw(results: &Results, out: &Path) -> Result<(), Error> {
         latency_groups.push(format!("{group} p50"));
         latency_groups.push(format!("{group} p99"));
     }
-    let latency_series: Vec<Series> =
-        [("lede worker", "lede", LEDE), ("Python worker", "peer", SPACY)]
-            .into_iter()
-            .map(|(name, system, color)| Series {
-                name: name.into(),
-                color,
-                values: workers
-                    .iter()
-                    .flat_map(|w| {
-                        [
-                            e2e_value(system, *w, |r| r.p50_ms),
-                            e2e_value(system, *w, |r| r.p99_ms),
-                        ]
-                    })
-                    .collect(),
+    let latency_series: Vec<Series> = [
+        ("lede worker", "lede", LEDE),
+        ("Python worker", "peer", SPACY),
+    ]
+    .into_iter()
+    .map(|(name, system, color)| Series {
+        name: name.into(),
+        color,
+        values: workers
+            .iter()
+            .flat_map(|w| {
+                [
+                    e2e_value(system, *w, |r| r.p50_ms),
+                    e2e_value(system, *w, |r| r.p99_ms),
+                ]
             })
-            .collect();
+            .collect(),
+    })
+    .collect();
     bars(
         &panels[4],
         "Through NATS: latency publish → record, ms (lower is better)",
@@ -336,7 +347,13 @@ fn bars(
         .disable_x_mesh()
         .disable_x_axis()
         .y_labels(6)
-        .y_label_formatter(&|v| if top >= 10.0 { format!("{v:.0}") } else { format!("{v:.1}") })
+        .y_label_formatter(&|v| {
+            if top >= 10.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}")
+            }
+        })
         .y_label_style(("sans-serif", 14))
         .draw()?;
     let width = 0.8 / series.len().max(1) as f64;
@@ -404,8 +421,15 @@ fn agreement_panel(
         area.draw(&Text::new("not measured", (20, y), ("sans-serif", 16)))?;
     }
     for row in rows {
+        // The name without its parenthesised remark, which the table in results.md keeps.
+        let name = row
+            .name
+            .split(" (")
+            .next()
+            .unwrap_or(&row.name)
+            .replace('`', "");
         area.draw(&Text::new(
-            row.name.replace('`', ""),
+            name,
             (20, y),
             ("sans-serif", 16).into_font().style(FontStyle::Bold),
         ))?;
@@ -474,7 +498,11 @@ mod tests {
         let bytes = std::fs::read(&out).unwrap();
         assert_eq!(png_size(&bytes), SIZE);
         // A chart with bars and text is far from a blank canvas, which compresses to ~10 KB.
-        assert!(bytes.len() > 30_000, "suspiciously small PNG: {} bytes", bytes.len());
+        assert!(
+            bytes.len() > 30_000,
+            "suspiciously small PNG: {} bytes",
+            bytes.len()
+        );
     }
 
     #[test]
@@ -489,7 +517,10 @@ mod tests {
             dir.path().join("c.png").display().to_string(),
         ])
         .unwrap_err();
-        assert!(err.to_string().contains("not a bench results file"), "{err}");
+        assert!(
+            err.to_string().contains("not a bench results file"),
+            "{err}"
+        );
     }
 
     #[test]
