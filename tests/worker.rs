@@ -389,13 +389,19 @@ async fn traceparent_is_continued_on_the_output() {
     publish(&js, vec![article("untraced", "No trace header.")]).await;
     wait_for_messages(&js, "ARTICLES_ENRICHED", 2).await;
     let out = read_all(&js, "ARTICLES_ENRICHED").await;
-    let child = header(&out[0], "traceparent").unwrap();
+    // Records come in any order: find each by its id.
+    let by_id = |id: &str| {
+        out.iter()
+            .find(|m| header(m, "Nats-Msg-Id") == Some(id))
+            .expect(id)
+    };
+    let child = header(by_id("traced"), "traceparent").unwrap();
     assert!(
         child.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
         "{child}"
     );
     assert_ne!(child, parent, "lede's own span id");
-    let root = header(&out[1], "traceparent").unwrap();
+    let root = header(by_id("untraced"), "traceparent").unwrap();
     assert!(!root.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_eq!(
         lede::transport::trace::TraceParent::parse(root).map(|t| t.flags),
