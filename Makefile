@@ -34,4 +34,5 @@ bench-transport: setup
 bench: setup
 	$(CARGO) build --release --locked --bins
 	./bench/setup-venv.sh
+	.venv/bin/python -m unittest discover -s bench -p 'test_*.py'
 	.venv/bin/python bench/run.py --update-readme $(BENCH_ARGS)
