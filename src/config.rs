@@ -40,6 +40,8 @@ pub const DEFAULT_MAX_ACK_PENDING: i64 = 1024;
 pub const DEFAULT_DUPLICATE_WINDOW: &str = "20m";
 /// Time SIGTERM leaves in-flight articles to finish.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
+/// What `lede healthcheck` probes: the liveness endpoint at the images' `LEDE_HTTP_ADDR`.
+pub const DEFAULT_HEALTHCHECK_URL: &str = "http://127.0.0.1:8080/healthz";
 /// Largest payload accepted; larger ones are dead-lettered.
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
 
@@ -50,6 +52,10 @@ pub struct Cli {
     /// Log format.
     #[arg(long, env = "LEDE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
     pub log_format: LogFormat,
+    /// Export trace spans over OTLP/HTTP to this collector (e.g. `http://otel-collector:4318`);
+    /// off when unset.
+    #[arg(long, env = "LEDE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     /// What to run.
     #[command(subcommand)]
     pub command: Command,
@@ -80,6 +86,8 @@ pub enum Command {
     Tail(TailArgs),
     /// Print an evaluation report (accuracy against the shared gold data).
     Eval(EvalArgs),
+    /// Exit 0 when a worker's HTTP endpoint answers 200 (a container HEALTHCHECK).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Which stages run and how.
@@ -214,6 +222,20 @@ pub struct WorkerArgs {
     /// Largest payload accepted (bytes); larger ones are dead-lettered.
     #[arg(long, env = "LEDE_MAX_BYTES", default_value_t = DEFAULT_MAX_BYTES)]
     pub max_bytes: usize,
+    /// Serve /healthz, /readyz and /metrics on this address (e.g. `0.0.0.0:8080`); off when unset.
+    #[arg(long, env = "LEDE_HTTP_ADDR")]
+    pub http_addr: Option<std::net::SocketAddr>,
+}
+
+/// `lede healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The URL to probe.
+    #[arg(long, env = "LEDE_HEALTHCHECK_URL", default_value = DEFAULT_HEALTHCHECK_URL)]
+    pub url: String,
+    /// Give up after this long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub timeout: Duration,
 }
 
 /// Why the configuration is unusable.

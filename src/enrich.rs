@@ -2,7 +2,7 @@
 //!
 //! Both transports and `lede process` call [`enrich_payload`]; it is tested without a broker.
 
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::pipeline::{Label, Pipeline, PipelineError, StageTiming};
 use crate::record::{DecodeError, RawArticle};
 
 /// An article that went through the pipeline.
@@ -12,6 +12,10 @@ pub struct Enriched {
     pub id: String,
     /// The enriched record, JSON.
     pub record: Vec<u8>,
+    /// How long each stage took (for the latency histograms).
+    pub timings: Vec<StageTiming>,
+    /// The label of every entity in the record (for the entities-by-label counter).
+    pub entity_labels: Vec<Label>,
 }
 
 /// Why an article was rejected: permanent, it goes to the dead-letter queue.
@@ -66,10 +70,36 @@ pub fn enrich_payload(
     let record = pipeline
         .enrich(&raw)
         .map_err(|e| Rejection::from_pipeline(&raw.id, &e))?;
+    // Read back from the record rather than re-run: the stage names are the pipeline's own
+    // `&'static str`s, so recording a histogram allocates nothing.
+    let names = pipeline.names();
+    let timings = record
+        .processing
+        .stages
+        .iter()
+        .filter_map(|t| {
+            let stage = names.iter().find(|n| **n == t.stage)?;
+            Some(StageTiming {
+                stage,
+                micros: t.micros,
+            })
+        })
+        .collect();
+    let entity_labels = record
+        .entities
+        .iter()
+        .flatten()
+        .filter_map(|e| Label::parse(&e.label))
+        .collect();
     let record = serde_json::to_vec(&record).map_err(|e| Rejection {
         id: Some(raw.id.clone()),
         kind: "encode",
         message: format!("cannot encode the record: {e}"),
     })?;
-    Ok(Enriched { id: raw.id, record })
+    Ok(Enriched {
+        id: raw.id,
+        record,
+        timings,
+        entity_labels,
+    })
 }

@@ -9,18 +9,23 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use lede::config::{
-    BenchArgs, Cli, Command, EvalArgs, PipelineArgs, ProcessArgs, PublishArgs, TailArgs,
-    TransportKind, WorkerArgs,
+    BenchArgs, Cli, Command, EvalArgs, HealthcheckArgs, PipelineArgs, ProcessArgs, PublishArgs,
+    TailArgs, TransportKind, WorkerArgs,
 };
+use lede::http::Health;
 use lede::pipeline::{self, Pipeline};
 use lede::transport::{self, ConsumerSettings};
+use metrics_exporter_prometheus::PrometheusHandle;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = lede::telemetry::init(cli.log_format) {
-        eprintln!("error: cannot set up logging: {e}");
-        return ExitCode::FAILURE;
-    }
+    let telemetry = match lede::telemetry::init(cli.log_format, cli.otlp_endpoint.as_deref()) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot set up logging and tracing: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -31,14 +36,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let code = match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "Exiting on error");
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    drop(runtime);
+    telemetry.shutdown();
+    code
 }
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
@@ -49,6 +57,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench(args).await,
         Command::Tail(args) => tail(args).await,
         Command::Eval(args) => eval(args).await,
+        Command::Healthcheck(args) => healthcheck(args).await,
     }
 }
 
@@ -78,7 +87,20 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     args.validate().context("invalid configuration")?;
     let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
     let shutdown = shutdown_on_signal()?;
+    // Endpoints come up first, so liveness holds while the broker is still being reached.
+    let health = Health::new();
+    let http_stop = CancellationToken::new();
+    let metrics = match args.http_addr {
+        Some(addr) => Some(serve_http(addr, health.clone(), &http_stop).await?),
+        None => None,
+    };
+    let stopping = (shutdown.clone(), health.clone());
+    tokio::spawn(async move {
+        stopping.0.cancelled().await;
+        stopping.1.set_stopping();
+    });
     let client = transport::connect(&args.nats.nats_url, "lede-worker").await?;
+    health.set_client(client.clone());
     let settings = transport::jetstream::WorkerSettings {
         in_flight: args.in_flight,
         cpu_threads: args.cpu_threads(),
@@ -113,6 +135,13 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             )
             .await?;
             tracing::info!(consumer = %args.consumer, stream = %args.nats.input_stream, "Worker ready");
+            health.set_bound();
+            if metrics.is_some() {
+                tokio::spawn(lede::metrics::poll_consumer(
+                    consumer.clone(),
+                    http_stop.clone(),
+                ));
+            }
             let stats = Arc::new(transport::jetstream::Stats::default());
             transport::jetstream::run(
                 client.clone(),
@@ -126,6 +155,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         TransportKind::Core => {
             tracing::info!(subject = %args.nats.input_subject, group = %args.queue_group, "Worker ready");
+            // `core::run` subscribes first thing; a failure there ends the process.
+            health.set_bound();
             transport::core::run(
                 client.clone(),
                 &args.nats.input_subject,
@@ -143,8 +174,52 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::Error::from_boxed(Box::new(e)))
         .context("draining the connection")?;
+    http_stop.cancel();
     tracing::info!("Worker stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Installs the metrics recorder and serves the endpoints on `addr` until `stop`.
+async fn serve_http(
+    addr: std::net::SocketAddr,
+    health: Arc<Health>,
+    stop: &CancellationToken,
+) -> anyhow::Result<PrometheusHandle> {
+    let handle = lede::metrics::install().context("cannot install the metrics recorder")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on --http-addr {addr}"))?;
+    let router = lede::http::router(health, Some(handle.clone()));
+    tracing::info!(addr = %addr, "Serving /healthz, /readyz and /metrics");
+    let serve_stop = stop.clone();
+    tokio::spawn(async move {
+        if let Err(e) = lede::http::serve(listener, router, serve_stop).await {
+            tracing::error!(error = %e, "The HTTP endpoint failed");
+        }
+    });
+    tokio::spawn(lede::metrics::upkeep(handle.clone(), stop.clone()));
+    Ok(handle)
+}
+
+/// `lede healthcheck`: a GET that must answer 200 (the runtime image has no curl).
+async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
+    let url = args.url.clone();
+    let status = tokio::task::spawn_blocking(move || {
+        reqwest::blocking::Client::builder()
+            .timeout(args.timeout)
+            .build()
+            .and_then(|c| c.get(&args.url).send())
+            .map(|r| r.status())
+    })
+    .await
+    .context("the probe task failed")?
+    .with_context(|| format!("GET {url}"))?;
+    if status.is_success() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!("GET {url}: {status}");
+        Ok(ExitCode::FAILURE)
+    }
 }
 
 async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {

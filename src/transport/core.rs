@@ -17,6 +17,7 @@ use tracing::{Instrument, field};
 use super::trace::{self, TraceParent};
 use super::{HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SCHEMA, TransportError, insert_header};
 use crate::enrich::enrich_payload;
+use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::record::ENRICHED_SCHEMA;
 use crate::transport::jetstream::WorkerSettings;
@@ -62,20 +63,22 @@ pub async fn run(
         );
         tracker.spawn(async move {
             let _permit = permit;
-            let context = message
+            let _in_flight = metrics::InFlight::start();
+            metrics::received(message.payload.len(), 1);
+            let parent = message
                 .headers
                 .as_ref()
                 .and_then(|h| h.get(trace::HEADER))
-                .and_then(|v| TraceParent::parse(v.as_str()))
-                .map_or_else(TraceParent::new_root, |p| p.child());
+                .and_then(|v| TraceParent::parse(v.as_str()));
             let span = tracing::info_span!(
                 "article",
                 id = field::Empty,
                 subject = %message.subject,
                 bytes = message.payload.len(),
                 delivery = 1,
-                trace_id = %context.trace_id_hex(),
+                trace_id = field::Empty,
             );
+            let context = crate::telemetry::continue_trace(&span, parent);
             async move {
                 let Ok(_cpu) = cpu.acquire().await else { return };
                 let payload = message.payload.clone();
@@ -89,6 +92,8 @@ pub async fn run(
                 headers.insert(trace::HEADER, context.to_string().as_str());
                 let (subject, body) = match result {
                     Ok(Ok(enriched)) => {
+                        // Counted when handed to the client: core NATS confirms nothing.
+                        metrics::enriched(&enriched, false);
                         insert_header(
                             &mut headers,
                             super::HEADER_MSG_ID,
@@ -98,11 +103,15 @@ pub async fn run(
                         (settings.output_subject.clone(), enriched.record.into())
                     }
                     Ok(Err(rejection)) => {
+                        metrics::rejected(rejection.kind);
+                        metrics::dead_lettered(rejection.kind);
                         insert_header(&mut headers, HEADER_ERROR, &rejection.message);
                         headers.insert(HEADER_ERROR_KIND, rejection.kind);
                         (settings.dlq_subject.clone(), message.payload)
                     }
                     Err(e) => {
+                        metrics::rejected("panic");
+                        metrics::dead_lettered("panic");
                         insert_header(&mut headers, HEADER_ERROR, &format!("the pipeline task failed: {e}"));
                         headers.insert(HEADER_ERROR_KIND, "panic");
                         (settings.dlq_subject.clone(), message.payload)

@@ -25,6 +25,7 @@ use super::{
     TransportError, insert_header,
 };
 use crate::enrich::{Enriched, Rejection, enrich_payload};
+use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::record::ENRICHED_SCHEMA;
 
@@ -191,6 +192,7 @@ async fn pull_loop(
 }
 
 async fn handle(shared: Arc<Shared>, message: jetstream::Message, _permit: OwnedSemaphorePermit) {
+    let _in_flight = metrics::InFlight::start();
     let (delivered, sequence) = message
         .info()
         .map(|i| (i.delivered, i.stream_sequence))
@@ -201,16 +203,17 @@ async fn handle(shared: Arc<Shared>, message: jetstream::Message, _permit: Owned
         .as_ref()
         .and_then(|h| h.get(trace::HEADER))
         .and_then(|v| TraceParent::parse(v.as_str()));
-    let context = parent.map_or_else(TraceParent::new_root, |p| p.child());
     let span = tracing::info_span!(
         "article",
         id = field::Empty,
         subject = %message.subject,
         bytes = message.payload.len(),
         delivery = delivered,
-        trace_id = %context.trace_id_hex(),
+        trace_id = field::Empty,
     );
+    let context = crate::telemetry::continue_trace(&span, parent);
     Stats::bump(&shared.stats.received);
+    metrics::received(message.payload.len(), delivered);
     if delivered > 1 {
         Stats::bump(&shared.stats.redelivered);
     }
@@ -236,7 +239,7 @@ struct Article {
 async fn process(shared: &Arc<Shared>, article: Article) {
     let Some(outcome) = enrich_with_progress(shared, &article).await else {
         // Shutdown timeout: hand the article back for another worker, now.
-        nak(shared, &article, None).await;
+        nak(shared, &article, None, "shutdown").await;
         return;
     };
     match outcome {
@@ -250,6 +253,7 @@ async fn process(shared: &Arc<Shared>, article: Article) {
                 if duplicate {
                     Stats::bump(&shared.stats.duplicates);
                 }
+                metrics::enriched(&enriched, duplicate);
                 tracing::debug!(duplicate, "Article enriched");
             }
             Err(message) => {
@@ -266,6 +270,7 @@ async fn process(shared: &Arc<Shared>, article: Article) {
         },
         Err(rejection) => {
             tracing::info!(kind = rejection.kind, reason = %rejection.message, "Article rejected");
+            metrics::rejected(rejection.kind);
             dead_letter(shared, &article, &rejection).await;
         }
     }
@@ -356,10 +361,17 @@ async fn retry_or_dead_letter(
 ) {
     if article.delivered >= shared.settings.max_deliver {
         tracing::warn!(error, "Last delivery failed; dead-lettering");
+        metrics::rejected(rejection.kind);
         dead_letter(shared, article, &rejection).await;
     } else {
         tracing::warn!(error, "Transient failure; the article will be retried");
-        nak(shared, article, Some(retry_delay(article.delivered))).await;
+        nak(
+            shared,
+            article,
+            Some(retry_delay(article.delivered)),
+            "transient",
+        )
+        .await;
     }
 }
 
@@ -368,8 +380,9 @@ fn retry_delay(delivered: i64) -> Duration {
     Duration::from_secs(1 << exponent).min(MAX_RETRY_DELAY)
 }
 
-async fn nak(shared: &Shared, article: &Article, delay: Option<Duration>) {
+async fn nak(shared: &Shared, article: &Article, delay: Option<Duration>, reason: &'static str) {
     Stats::bump(&shared.stats.retried);
+    metrics::retried(reason);
     if let Err(e) = article.acker.ack_with(AckKind::Nak(delay)).await {
         // Without the nak the server redelivers after the ack wait: slower, never lost.
         tracing::warn!(error = %e, "Nak failed");
@@ -395,13 +408,20 @@ async fn dead_letter(shared: &Shared, article: &Article, rejection: &Rejection) 
                     tracing::warn!(error = %e, "Term failed after the dead letter was stored");
                 }
                 Stats::bump(&shared.stats.dead_lettered);
+                metrics::dead_lettered(rejection.kind);
                 return;
             }
             Err(e) => last_error = e,
         }
     }
     tracing::error!(error = %last_error, "Storing the dead letter failed; nak'ing");
-    nak(shared, article, Some(retry_delay(article.delivered))).await;
+    nak(
+        shared,
+        article,
+        Some(retry_delay(article.delivered)),
+        "dlq_failed",
+    )
+    .await;
 }
 
 async fn publish_dead_letter(
