@@ -758,7 +758,9 @@ def main() -> int:
     ctx.peer_mode = args.peer_mode
     ctx.pipeline_repeat = {"lede": 2, "spacy": 1} if args.quick else {"lede": 10, "spacy": 2}
     ctx.worker_counts = [1, 2]
-    ctx.e2e_articles = {"lede": 200, "peer": 40} if args.quick else {"lede": 1000, "peer": 200}
+    # Burst sizes: sized from the pipeline rates to last ~burst_seconds when that part runs.
+    ctx.e2e_articles = {"lede": 200, "peer": 40} if args.quick else {"lede": 1000, "peer": 120}
+    ctx.burst_seconds = 3 if args.quick else 12
     ctx.e2e_timeout = 900.0
     ctx.latency_load = 0.5
     ctx.warmup = 4  # articles per worker process before each measured run
@@ -807,6 +809,10 @@ def main() -> int:
         work = Path(tmp)
         if "pipeline" in parts:
             rows, outputs, corpus_tokens = part_pipeline(ctx, work)
+            # Size each system's end-to-end burst to last about the same time.
+            for system, key in (("lede", "lede"), ("peer", f"spacy-{ctx.peer_mode}")):
+                rate = next(r["articles_per_s"] for r in rows if r["system"] == key and r["threads"] == ctx.cores)
+                ctx.e2e_articles[system] = min(3000, max(40, int(rate * ctx.burst_seconds)))
             results["pipeline"] = rows
             spacy_ner = load_entities(outputs["spacy-ner"])
             results["meta"]["corpus_tokens"] = corpus_tokens
