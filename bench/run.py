@@ -273,9 +273,13 @@ def part_pipeline(ctx, work: Path):
                     "runs": rs,
                 }
             )
-    # lede's pure model output (no rule layer), for the agreement with spaCy's NER.
+    # lede's pure model output for the agreement with spaCy's NER: no rule layer, and no
+    # cleaning, so that the text (and so every offset) is exactly the text spaCy got.
+    with open(outputs["lede"], encoding="utf-8") as f:
+        stages = [st["stage"] for st in json.loads(f.readline())["processing"]["stages"]]
+    ctx.model_only_stages = ",".join(st for st in stages if st != "clean")
     model_only = work / "pipeline-lede-model-only.jsonl"
-    lede_process(ctx, corpus_files["lede"], ctx.cores, model_only, extra=["--no-entity-rules"])
+    lede_process(ctx, corpus_files["lede"], ctx.cores, model_only, extra=["--no-entity-rules", f"--stages={ctx.model_only_stages}"])
     outputs["lede-model-only"] = model_only
     return rows, outputs, corpus_tokens
 
@@ -819,14 +823,14 @@ def main() -> int:
             with open(outputs["lede"], encoding="utf-8") as f:
                 first = json.loads(f.readline())
             results["meta"]["lede_stages"] = ",".join(s["stage"] for s in first["processing"]["stages"]) or "(none)"
-            agreements.append(agreement("lede `--no-entity-rules` vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede-model-only"])))
-            agreements.append(agreement("lede default vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede"])))
+            agreements.append(agreement(f"lede `--no-entity-rules --stages {ctx.model_only_stages}` vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede-model-only"])))
+            agreements.append(agreement(f"lede default (`{results['meta']['lede_stages']}`, entity rules on) vs spaCy NER only (pipeline)", spacy_ner, load_entities(outputs["lede"])))
             agreements.append(agreement("spaCy full pipeline vs spaCy NER only (the parser's sentence boundaries cut some entities)", spacy_ner, load_entities(outputs["spacy-full"])))
         if "e2e" in parts:
             rows, records = part_e2e(ctx)
             results["e2e"] = rows
             results["meta"]["nats_version"] = ctx.nats_version
-            agreements.append(agreement("lede worker vs Python worker (end-to-end records)", records_entities(records["peer"]), records_entities(records["lede"])))
+            agreements.append(agreement("lede worker vs Python worker (end-to-end records; lede default, rules on)", records_entities(records["peer"]), records_entities(records["lede"])))
             if "pipeline" in parts:
                 # Sanity: the Python worker's records hold exactly what spaCy gives alone.
                 agreements.append(agreement("Python worker vs spaCy NER only (pipeline)", spacy_ner, records_entities(records["peer"])))
