@@ -26,8 +26,11 @@ struct Doc {
 }
 
 fn load(file: &str) -> Vec<Doc> {
-    let path = format!("{PARITY_DIR}/{file}");
-    let data = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    load_path(&format!("{PARITY_DIR}/{file}"))
+}
+
+fn load_path(path: &str) -> Vec<Doc> {
+    let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     data.lines()
         .map(|line| {
             let v: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -130,6 +133,37 @@ fn parity_news_dev() {
 #[test]
 fn parity_uner_dev() {
     assert_parity("uner_dev.jsonl");
+}
+
+/// Generated hard strings (affixes, contractions, URLs, emoticons, scripts, odd whitespace)
+/// with spaCy's tokens, from `scripts/gen-tokenizer-fixture.py`: all must match.
+#[test]
+fn hard_cases_match_spacy() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/tokenizer_hard_cases.jsonl"
+    );
+    let docs = load_path(path);
+    assert!(docs.len() >= 500);
+    let mut failures = Vec::new();
+    for doc in &docs {
+        let got = spans(&tokenizer().tokenize(&doc.text));
+        if got != doc.tokens {
+            let show = |t: &[(usize, usize, bool)]| -> Vec<String> {
+                t.iter()
+                    .map(|t| format!("{:?}{}", &doc.text[t.0..t.1], if t.2 { "␣" } else { "" }))
+                    .collect()
+            };
+            failures.push(format!(
+                "{} {:?}: spaCy {:?} ours {:?}",
+                doc.id,
+                doc.text,
+                show(&doc.tokens),
+                show(&got)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 fn words(text: &str) -> Vec<(&str, bool, Option<String>)> {
@@ -260,6 +294,12 @@ proptest! {
 
     #[test]
     fn tokens_tile_arbitrary_text(text in "\\PC{0,60}") {
+        assert_tiles(&text, &tokenizer().tokenize(&text));
+    }
+
+    #[test]
+    fn tokens_tile_any_chars(chars in proptest::collection::vec(any::<char>(), 0..40)) {
+        let text: String = chars.into_iter().collect();
         assert_tiles(&text, &tokenizer().tokenize(&text));
     }
 

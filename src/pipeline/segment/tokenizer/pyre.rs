@@ -24,7 +24,7 @@
 //! look-arounds deleted, a superset the DFA checks cheaply. A gate (all alternatives,
 //! look-arounds deleted) finds the next position where anything might match. Python's `search`
 //! returns the leftmost match and, at that position, the first alternative that matches;
-//! [`PyRegex::search_from`] applies exactly that rule (parts tried in order, anchored at each
+//! `PyRegex::search_from` applies exactly that rule (parts tried in order, anchored at each
 //! gate position), so the result is the one the single backtracking regex gives, in time linear
 //! in the text.
 //!
