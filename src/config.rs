@@ -108,6 +108,9 @@ pub struct PipelineArgs {
     /// Fold curly quotes and dashes while cleaning.
     #[arg(long, env = "LEDE_NORMALIZE_PUNCTUATION")]
     pub normalize_punctuation: bool,
+    /// Put `source_offsets` in the records: where each stretch of the cleaned text came from.
+    #[arg(long, env = "LEDE_SOURCE_OFFSETS")]
+    pub source_offsets: bool,
     /// Sleep of the `delay` stage (fault injection), e.g. `200ms`.
     #[arg(long, env = "LEDE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     pub delay: Duration,
@@ -137,6 +140,7 @@ impl PipelineArgs {
             tokens: self.tokens,
             entity_rules: !self.no_entity_rules,
             normalize_punctuation: self.normalize_punctuation,
+            source_offsets: self.source_offsets,
             delay: self.delay,
         }
     }

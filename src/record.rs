@@ -267,6 +267,24 @@ pub struct RemovedOut {
     pub text: String,
 }
 
+/// One run of the record's `text` and where it came from in the clean stage's input (the raw
+/// `text`, or for HTML input the extracted text), all in code points. The runs tile `text` in
+/// order; a `verbatim` run was copied unchanged and maps char for char, any other run (decoded
+/// entity, collapsed spaces, paragraph break, NFC-composed line) maps as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceOffsetOut {
+    /// First code point in `text`.
+    pub start: usize,
+    /// One past the last code point in `text`.
+    pub end: usize,
+    /// First code point in the source.
+    pub source_start: usize,
+    /// One past the last code point in the source.
+    pub source_end: usize,
+    /// Copied unchanged.
+    pub verbatim: bool,
+}
+
 /// A stage that left the article alone, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedOut {
@@ -326,6 +344,8 @@ pub struct EnrichedArticle {
     pub removed: Option<Vec<RemovedOut>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dateline: Option<CharSpan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_offsets: Option<Vec<SourceOffsetOut>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paragraphs: Option<Vec<CharSpan>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -461,6 +481,18 @@ impl EnrichedArticle {
                     .collect()
             }),
             dateline: doc.dateline.map(|d| offsets.span(d)),
+            source_offsets: doc.source_map.as_ref().map(|map| {
+                map.alignments()
+                    .iter()
+                    .map(|a| SourceOffsetOut {
+                        start: offsets.char_of(a.text.start),
+                        end: offsets.char_of(a.text.end),
+                        source_start: a.source_char_start,
+                        source_end: a.source_char_end,
+                        verbatim: a.verbatim,
+                    })
+                    .collect()
+            }),
             paragraphs: parts
                 .segmented
                 .then(|| doc.paragraphs.iter().map(|p| offsets.span(*p)).collect()),

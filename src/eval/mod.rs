@@ -1,6 +1,7 @@
 //! Evaluation reports run by `lede eval <topic>`: each topic's `run(data_dir, model_dir)`
 //! returns the printed report.
 
+pub mod html;
 pub mod sentences;
 pub mod tokenizer;
 
@@ -10,8 +11,11 @@ use std::path::Path;
 type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
 
 /// Every topic `lede eval` knows, with its report.
-pub const TOPICS: &[(&str, Report)] =
-    &[("sentences", sentences::run), ("tokenizer", tokenizer::run)];
+pub const TOPICS: &[(&str, Report)] = &[
+    ("html", html::run),
+    ("sentences", sentences::run),
+    ("tokenizer", tokenizer::run),
+];
 
 /// Runs the report of `topic` over `data_dir` (the shared data folder) and `model_dir`.
 ///

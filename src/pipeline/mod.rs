@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod clean;
 pub mod delay;
 pub mod segment;
 
@@ -232,6 +233,8 @@ pub struct Document {
     pub clusters: Vec<Cluster>,
     /// Stages that ran but left the article alone.
     pub skipped: Vec<Skip>,
+    /// Where each run of `text` came from in the clean stage's input (with `source_offsets`).
+    pub source_map: Option<clean::SourceMap>,
 }
 
 impl Document {
@@ -289,7 +292,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["delay", "segment"];
+pub const STAGE_NAMES: &[&str] = &["clean", "segment", "delay"];
 
 /// Stages that are only for fault injection and never in the default list.
 const TEST_STAGES: &[&str] = &["delay"];
@@ -314,6 +317,8 @@ pub struct StageOptions {
     pub entity_rules: bool,
     /// Fold quotes and dashes while cleaning.
     pub normalize_punctuation: bool,
+    /// Keep the clean stage's map back to the input text and put it in the record.
+    pub source_offsets: bool,
     /// Per-article sleep of the `delay` stage (fault injection).
     pub delay: Duration,
 }
@@ -354,6 +359,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
     let mut stages: Vec<Arc<dyn Stage>> = Vec::with_capacity(names.len());
     for name in names {
         let stage: Arc<dyn Stage> = match name.as_str() {
+            "clean" => Arc::new(clean::Clean::new(options)),
             "delay" => Arc::new(delay::Delay::new(options.delay)),
             "segment" => {
                 let model = match &options.model_dir {
