@@ -21,11 +21,18 @@ class AgreementTest(unittest.TestCase):
         self.assertAlmostEqual(a["recall"], 1 / 3)
         self.assertEqual(a["identical_articles"], 0)
 
-    def test_offsets_into_different_texts_never_match(self):
-        ref = {"a": ("Rome.", {(0, 4, "GPE")})}
-        cand = {"a": ("Rome!", {(0, 4, "GPE")})}
+    def test_offsets_are_aligned_through_a_changed_text(self):
+        # The candidate's text gained a blank line and lost a double space before its entities.
+        ref = {"a": ("Hi.  Ann met Bob in Rome.", {(5, 8, "PERSON"), (13, 16, "PERSON"), (20, 24, "GPE")})}
+        cand = {"a": ("Hi.\n\nAnn met Bob in Rome.", {(5, 8, "PERSON"), (13, 16, "PERSON"), (20, 24, "LOC")})}
         a = run.agreement("x", ref, cand)
-        self.assertEqual((a["exact_matches"], a["text_differs"]), (0, 1))
+        self.assertEqual((a["exact_matches"], a["label_differs"], a["text_differs"]), (2, 1, 1))
+
+    def test_an_entity_whose_text_changed_does_not_match(self):
+        ref = {"a": ("New  York is big.", {(0, 9, "GPE")})}
+        cand = {"a": ("New York is big.", {(0, 8, "GPE")})}
+        a = run.agreement("x", ref, cand)
+        self.assertEqual((a["exact_matches"], a["candidate_entities"], a["precision"]), (0, 1, 0.0))
 
     def test_identical_outputs_agree_fully(self):
         ref = {"a": ("Rome.", {(0, 4, "GPE")}), "b": ("No entity here.", set())}
