@@ -1,7 +1,7 @@
 # lede — the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: setup demo test lint bench-transport
+.PHONY: setup demo test lint bench-transport fuzz
 
 ## Installs nats-server and the spaCy model if missing.
 setup:
@@ -26,6 +26,12 @@ lint:
 bench-transport: setup
 	$(CARGO) build --release --locked
 	./scripts/bench-transport.sh
+
+## Fuzzes the record decoder and the whole per-message function, FUZZ_SECONDS each (default 60).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 .PHONY: bench
 ## lede vs the Python worker a team would write (nats-py + spaCy): pipeline and end-to-end

@@ -21,14 +21,18 @@ command -v nats-server >/dev/null 2>&1 || [ -n "${NATS_SERVER_BIN:-}" ] || {
 "$root/scripts/fetch-model.sh"
 
 KUBERNETES_VALIDATE_VERSION=1.37.0
-if ! command -v docker-compose >/dev/null 2>&1; then
+apt_missing=()
+command -v docker-compose >/dev/null 2>&1 || apt_missing+=(docker-compose)
+# tests/security.rs makes its test CA and certificates with the openssl CLI.
+command -v openssl >/dev/null 2>&1 || apt_missing+=(openssl)
+if [ ${#apt_missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing docker-compose (apt)"
+    echo "installing ${apt_missing[*]} (apt)"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}" >/dev/null
   else
-    echo "warning: docker-compose is missing and cannot be installed here (needs root and apt);" \
-      "install it to validate docker-compose.yml (tests/deploy.rs)" >&2
+    echo "warning: ${apt_missing[*]} missing and cannot be installed here (needs root and apt);" \
+      "tests/deploy.rs and tests/security.rs need them" >&2
   fi
 fi
 if ! python3 -c "import kubernetes_validate" >/dev/null 2>&1; then

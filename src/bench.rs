@@ -136,6 +136,7 @@ async fn through_broker(
         output_stream: format!("BENCH_{tag}_ENRICHED"),
         dlq_stream: format!("BENCH_{tag}_DLQ"),
         duplicate_window: Duration::from_secs(120),
+        security: crate::security::SecurityArgs::default(),
     };
     let js = jetstream::new(client.clone());
     let topology = transport::streams(&js, &nats).await?;

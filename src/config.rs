@@ -44,6 +44,8 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
 pub const DEFAULT_HEALTHCHECK_URL: &str = "http://127.0.0.1:8080/healthz";
 /// Largest payload accepted; larger ones are dead-lettered.
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
+/// Time budget of one article through every stage.
+pub const DEFAULT_DEADLINE: &str = "60s";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -114,6 +116,10 @@ pub struct PipelineArgs {
     /// Sleep of the `delay` stage (fault injection), e.g. `200ms`.
     #[arg(long, env = "LEDE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     pub delay: Duration,
+    /// Time budget per article: one still running after it is dead-lettered as
+    /// `deadline_exceeded` (checked between stages; `0s`: none).
+    #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
+    pub deadline: Duration,
 }
 
 fn default_stages() -> Vec<String> {
@@ -142,6 +148,7 @@ impl PipelineArgs {
             normalize_punctuation: self.normalize_punctuation,
             source_offsets: self.source_offsets,
             delay: self.delay,
+            deadline: Some(self.deadline).filter(|d| !d.is_zero()),
         }
     }
 }
@@ -176,6 +183,9 @@ pub struct NatsArgs {
     /// How long the output and DLQ streams drop repeated `Nats-Msg-Id`s.
     #[arg(long, env = "LEDE_DUPLICATE_WINDOW", value_parser = humantime::parse_duration, default_value = DEFAULT_DUPLICATE_WINDOW)]
     pub duplicate_window: Duration,
+    /// Authentication and TLS (secrets from env or files only).
+    #[command(flatten)]
+    pub security: crate::security::SecurityArgs,
 }
 
 /// How the worker receives articles.

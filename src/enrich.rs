@@ -25,7 +25,8 @@ pub struct Rejection {
     /// The article id, when the payload got far enough to have one.
     pub id: Option<String>,
     /// Machine-readable kind (`Lede-Error-Kind`): `invalid_utf8`, `invalid_json`,
-    /// `missing_content`, `too_large`, `stage_failed`, `panic`, `no_text`, `encode`.
+    /// `missing_content`, `too_large`, `stage_failed`, `panic`, `no_text`, `encode`,
+    /// `deadline_exceeded`.
     pub kind: &'static str,
     /// A clear message for people (`Lede-Error`).
     pub message: String,
@@ -47,6 +48,7 @@ impl Rejection {
             PipelineError::Stage { .. } => "stage_failed",
             PipelineError::NoText => "no_text",
             PipelineError::Panic { .. } => "panic",
+            PipelineError::DeadlineExceeded { .. } => "deadline_exceeded",
         };
         Self {
             id: Some(id.to_owned()),

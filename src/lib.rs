@@ -17,7 +17,7 @@
 //! ```
 //!
 //! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`config`] (flags and env),
-//! [`transport`] (NATS), [`process`] (the embedded mode without a broker), [`telemetry`].
+//! [`transport`] (NATS), [`security`] (NATS credentials and TLS), [`process`] (the embedded mode without a broker), [`telemetry`].
 
 pub mod bench;
 pub mod config;
@@ -30,5 +30,6 @@ pub mod model;
 pub mod pipeline;
 pub mod process;
 pub mod record;
+pub mod security;
 pub mod telemetry;
 pub mod transport;

@@ -99,7 +99,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         stopping.0.cancelled().await;
         stopping.1.set_stopping();
     });
-    let client = transport::connect(&args.nats.nats_url, "lede-worker").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-worker", &args.nats.security).await?;
     health.set_client(client.clone());
     let settings = transport::jetstream::WorkerSettings {
         in_flight: args.in_flight,
@@ -116,6 +117,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         transport = ?args.transport,
         in_flight = args.in_flight,
         threads = settings.cpu_threads,
+        auth = args.nats.security.describe().unwrap_or("invalid"),
+        tls = args.nats.security.tls_ca_file.is_some() || args.nats.security.tls_cert_file.is_some(),
         "Worker starting"
     );
     match args.transport {
@@ -250,7 +253,8 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let client = transport::connect(&args.nats.nats_url, "lede-publish").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-publish", &args.nats.security).await?;
     let js = async_nats::jetstream::new(client.clone());
     if args.nats.ensure_streams {
         transport::streams(&js, &args.nats).await?;
@@ -312,7 +316,8 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let client = transport::connect(&args.nats.nats_url, "lede-tail").await?;
+    let client =
+        transport::connect_with(&args.nats.nats_url, "lede-tail", &args.nats.security).await?;
     let js = async_nats::jetstream::new(client);
     let stream = if args.dlq {
         &args.nats.dlq_stream

@@ -321,6 +321,8 @@ pub struct StageOptions {
     pub source_offsets: bool,
     /// Per-article sleep of the `delay` stage (fault injection).
     pub delay: Duration,
+    /// Per-article time budget of the whole pipeline (`--deadline`); `None`: unlimited.
+    pub deadline: Option<Duration>,
 }
 
 /// Why a pipeline could not be built at start-up.
@@ -377,7 +379,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
         };
         stages.push(stage);
     }
-    Ok(Pipeline::new(stages, options.tokens))
+    Ok(Pipeline::new(stages, options.tokens).with_deadline(options.deadline))
 }
 
 /// How long one stage took on one article.
@@ -405,6 +407,18 @@ pub enum PipelineError {
         "the article has only \"html\" and the pipeline has no clean stage to extract its text"
     )]
     NoText,
+    /// The article used up its time budget (`--deadline`); checked after every stage.
+    #[error(
+        "the article took {elapsed_ms} ms, over its time budget of {budget_ms} ms (--deadline), after stage {stage}"
+    )]
+    DeadlineExceeded {
+        /// The stage that finished past the budget.
+        stage: &'static str,
+        /// Milliseconds spent so far.
+        elapsed_ms: u128,
+        /// The budget in milliseconds.
+        budget_ms: u128,
+    },
     /// A stage panicked. The article is rejected; the worker goes on.
     #[error("stage {stage} panicked: {message}")]
     Panic {
@@ -420,6 +434,7 @@ pub enum PipelineError {
 pub struct Pipeline {
     stages: Vec<Arc<dyn Stage>>,
     tokens: bool,
+    deadline: Option<Duration>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -433,7 +448,27 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// A pipeline of `stages`, run in the given order; `tokens` puts tokens in the record.
     pub fn new(stages: Vec<Arc<dyn Stage>>, tokens: bool) -> Self {
-        Self { stages, tokens }
+        Self {
+            stages,
+            tokens,
+            deadline: None,
+        }
+    }
+
+    /// The same pipeline with a per-article time budget (`None` or zero: unlimited).
+    ///
+    /// Stages are synchronous and cannot be interrupted, so the budget is checked after every
+    /// stage: an article over it is rejected with [`PipelineError::DeadlineExceeded`] and the
+    /// later stages do not run. A stage that never returns is the transport's to stop waiting
+    /// for (see `transport::jetstream`).
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline.filter(|d| !d.is_zero());
+        self
+    }
+
+    /// The per-article time budget, if any.
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
     }
 
     /// Which parts of the record this pipeline fills.
@@ -485,6 +520,7 @@ impl Pipeline {
     /// The first stage error or panic; later stages do not run.
     pub fn run(&self, doc: &mut Document) -> Result<Vec<StageTiming>, PipelineError> {
         let mut timings = Vec::with_capacity(self.stages.len());
+        let article_started = Instant::now();
         for stage in &self.stages {
             let name = stage.name();
             let span = tracing::debug_span!("stage", name);
@@ -511,6 +547,16 @@ impl Pipeline {
                 stage: name,
                 micros,
             });
+            if let Some(budget) = self.deadline {
+                let elapsed = article_started.elapsed();
+                if elapsed > budget {
+                    return Err(PipelineError::DeadlineExceeded {
+                        stage: name,
+                        elapsed_ms: elapsed.as_millis(),
+                        budget_ms: budget.as_millis(),
+                    });
+                }
+            }
         }
         Ok(timings)
     }
@@ -589,6 +635,22 @@ mod tests {
             matches!(err, PipelineError::Stage { stage: "boom", .. }),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_article_over_its_time_budget_is_rejected_after_the_slow_stage() {
+        let slow = delay::Delay::new(Duration::from_millis(60));
+        let p = Pipeline::new(vec![Arc::new(slow), Arc::new(Upper)], false)
+            .with_deadline(Some(Duration::from_millis(20)));
+        let err = p.enrich(&raw("late")).unwrap_err();
+        assert!(
+            matches!(err, PipelineError::DeadlineExceeded { stage: "delay", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--deadline"), "{err}");
+        let roomy = p.clone().with_deadline(Some(Duration::from_secs(60)));
+        assert_eq!(roomy.enrich(&raw("late")).unwrap().text, "LATE");
+        assert_eq!(p.with_deadline(Some(Duration::ZERO)).deadline(), None);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::{
     HEADER_DELIVERY, HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SCHEMA, HEADER_SOURCE_SEQUENCE,
     TransportError, insert_header,
 };
-use crate::enrich::{Enriched, Rejection, enrich_payload};
+use crate::enrich::{Enriched, Rejection};
 use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::record::ENRICHED_SCHEMA;
@@ -256,7 +256,20 @@ async fn process(shared: &Arc<Shared>, article: Article) {
                 metrics::enriched(&enriched, duplicate);
                 tracing::debug!(duplicate, "Article enriched");
             }
-            Err(message) => {
+            Err(PublishFailure::TooLarge(message)) => {
+                // Permanent: retrying cannot shrink the record, so dead-letter it now.
+                let rejection = Rejection {
+                    id: Some(enriched.id),
+                    kind: "too_large",
+                    message: format!(
+                        "the enriched record ({} bytes) is over the broker's max_payload: {message}",
+                        enriched.record.len()
+                    ),
+                };
+                tracing::info!(kind = rejection.kind, reason = %rejection.message, "Article rejected");
+                dead_letter(shared, &article, &rejection).await;
+            }
+            Err(PublishFailure::Transient(message)) => {
                 let rejection = Rejection {
                     id: Some(enriched.id),
                     kind: "publish_failed",
@@ -285,21 +298,14 @@ async fn enrich_with_progress(
 ) -> Option<Result<Enriched, Rejection>> {
     let work = async {
         let _cpu = shared.cpu.acquire().await.ok()?;
-        let pipeline = shared.pipeline.clone();
-        let payload = article.payload.clone();
-        let max_bytes = shared.settings.max_bytes;
-        let span = tracing::Span::current();
-        let result = tokio::task::spawn_blocking(move || {
-            span.in_scope(|| enrich_payload(&pipeline, &payload, max_bytes))
-        })
-        .await;
-        Some(result.unwrap_or_else(|e| {
-            Err(Rejection {
-                id: None,
-                kind: "panic",
-                message: format!("the pipeline task failed: {e}"),
-            })
-        }))
+        Some(
+            super::deadline::enrich_blocking(
+                shared.pipeline.clone(),
+                article.payload.clone(),
+                shared.settings.max_bytes,
+            )
+            .await,
+        )
     };
     tokio::pin!(work);
     let every = (shared.settings.ack_wait / 3).max(Duration::from_millis(200));
@@ -318,12 +324,20 @@ async fn enrich_with_progress(
     }
 }
 
+/// Why a record could not be stored.
+enum PublishFailure {
+    /// The record is over the broker's `max_payload`: no retry can help.
+    TooLarge(String),
+    /// Anything else (broker down, timeout): retried through redelivery.
+    Transient(String),
+}
+
 /// Stores the record; `Ok(true)` when the stream already had it (a deduplicated redelivery).
 async fn publish_output(
     shared: &Shared,
     article: &Article,
     enriched: &Enriched,
-) -> Result<bool, String> {
+) -> Result<bool, PublishFailure> {
     let mut headers = HeaderMap::new();
     insert_header(&mut headers, super::HEADER_MSG_ID, &enriched.id);
     headers.insert(trace::HEADER, article.context.to_string().as_str());
@@ -342,13 +356,22 @@ async fn publish_output(
                 Bytes::from(enriched.record.clone()),
             )
             .await
-            .map_err(|e| e.to_string())?;
-        ack.await.map_err(|e| e.to_string())
+            .map_err(|e| {
+                if e.kind() == jetstream::context::PublishErrorKind::MaxPayloadExceeded {
+                    PublishFailure::TooLarge(e.to_string())
+                } else {
+                    PublishFailure::Transient(e.to_string())
+                }
+            })?;
+        ack.await
+            .map_err(|e| PublishFailure::Transient(e.to_string()))
     };
     let ack = tokio::time::timeout(PUBLISH_TIMEOUT, publish)
         .instrument(tracing::debug_span!("publish", subject = %shared.settings.output_subject))
         .await
-        .map_err(|_| format!("no publish ack within {PUBLISH_TIMEOUT:?}"))??;
+        .map_err(|_| {
+            PublishFailure::Transient(format!("no publish ack within {PUBLISH_TIMEOUT:?}"))
+        })??;
     Ok(ack.duplicate)
 }
 

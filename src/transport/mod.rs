@@ -10,8 +10,10 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self as nats_js, consumer, stream};
 
 use crate::config::NatsArgs;
+use crate::security::SecurityArgs;
 
 pub mod core;
+pub mod deadline;
 pub mod jetstream;
 pub mod publish;
 pub mod tail;
@@ -64,7 +66,20 @@ pub enum TransportError {
 /// # Errors
 /// [`TransportError::Connect`] when the URL is unusable.
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, TransportError> {
-    async_nats::ConnectOptions::new()
+    connect_with(url, name, &SecurityArgs::default()).await
+}
+
+/// [`connect`] with credentials and TLS settings ([`crate::security`]).
+///
+/// # Errors
+/// [`TransportError::Connect`] when the URL is unusable or the credentials or TLS files cannot
+/// be used (the message names the file or variable, never a secret).
+pub async fn connect_with(
+    url: &str,
+    name: &str,
+    security: &SecurityArgs,
+) -> Result<async_nats::Client, TransportError> {
+    let options = async_nats::ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
@@ -74,7 +89,15 @@ pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client, Transp
                 async_nats::Event::Disconnected => tracing::warn!("Disconnected from NATS"),
                 other => tracing::info!(event = %other, "NATS event"),
             }
-        })
+        });
+    let options = security
+        .apply(options)
+        .await
+        .map_err(|e| TransportError::Connect {
+            url: url.to_owned(),
+            message: e.to_string(),
+        })?;
+    options
         .connect(url)
         .await
         .map_err(|e| TransportError::Connect {

@@ -21,14 +21,14 @@ use tokio_util::sync::CancellationToken;
 /// How long any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(60);
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("no free loopback port")
 }
 
-fn server_binary() -> PathBuf {
+pub fn server_binary() -> PathBuf {
     if let Ok(bin) = std::env::var("NATS_SERVER_BIN") {
         return PathBuf::from(bin);
     }
@@ -139,6 +139,7 @@ pub fn nats_args(url: &str) -> NatsArgs {
         output_stream: "ARTICLES_ENRICHED".into(),
         dlq_stream: "ARTICLES_DLQ".into(),
         duplicate_window: Duration::from_secs(600),
+        security: Default::default(),
     }
 }
 
