@@ -128,6 +128,8 @@ impl RawArticle {
         let text = std::str::from_utf8(payload).map_err(|e| DecodeError::InvalidUtf8 {
             offset: e.valid_up_to(),
         })?;
+        // A byte-order mark is an encoding artefact, not content: JSON after one is still JSON.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let raw = if text.trim_start().starts_with('{') {
             serde_json::from_str::<RawJson>(text)
                 .map_err(|e| DecodeError::InvalidJson(e.to_string()))?
@@ -578,6 +580,15 @@ mod tests {
         assert_eq!(a.meta["section"], "world");
         assert_eq!(a.meta["tags"][0], "a");
         assert_eq!(a.meta.len(), 2);
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_hide_json() {
+        let a = RawArticle::decode("\u{feff}{\"id\":\"b\",\"text\":\"Body.\"}".as_bytes(), MAX)
+            .unwrap();
+        assert_eq!((a.id.as_str(), a.text.as_deref()), ("b", Some("Body.")));
+        let t = RawArticle::decode("\u{feff}Plain.".as_bytes(), MAX).unwrap();
+        assert_eq!(t.text.as_deref(), Some("Plain."));
     }
 
     #[test]

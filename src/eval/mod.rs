@@ -1,6 +1,8 @@
 //! Evaluation reports run by `lede eval <topic>`: each topic's `run(data_dir, model_dir)`
 //! returns the printed report.
 
+pub mod entities;
+pub mod entrules;
 pub mod html;
 pub mod sentences;
 pub mod tokenizer;
@@ -12,6 +14,8 @@ type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
 
 /// Every topic `lede eval` knows, with its report.
 pub const TOPICS: &[(&str, Report)] = &[
+    ("entities", entities::run),
+    ("entrules", entrules::run),
     ("html", html::run),
     ("sentences", sentences::run),
     ("tokenizer", tokenizer::run),

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 pub mod clean;
 pub mod delay;
+pub mod entities;
 pub mod segment;
 
 use crate::record::{EnrichedArticle, Parts, RawArticle};
@@ -292,7 +293,7 @@ pub trait Stage: Send + Sync {
 }
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["clean", "segment", "delay"];
+pub const STAGE_NAMES: &[&str] = &["clean", "segment", "entities", "delay"];
 
 /// Stages that are only for fault injection and never in the default list.
 const TEST_STAGES: &[&str] = &["delay"];
@@ -375,6 +376,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
                 let model = model.map_err(|e| load(e.to_string()))?;
                 Arc::new(segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?)
             }
+            entities::NAME => Arc::new(entities::Entities::build(names, options)?),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);

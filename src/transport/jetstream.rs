@@ -31,6 +31,12 @@ use crate::record::ENRICHED_SCHEMA;
 
 /// How long one publish (output or dead letter) may take before it counts as failed.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one pull request waits on the server for messages before the worker asks again.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
+/// Extra time the client gives a pull request past its expiry (a broker that went away).
+const PULL_GRACE: Duration = Duration::from_secs(5);
+/// Pause after a pull request could not be sent (disconnected).
+const PULL_RETRY_DELAY: Duration = Duration::from_millis(500);
 /// Longest delay asked for when nak'ing after a transient failure.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
 /// Attempts at storing a dead letter on an article's last delivery.
@@ -145,47 +151,63 @@ async fn pull_loop(
     tracker: &TaskTracker,
     shutdown: &CancellationToken,
 ) -> Result<(), TransportError> {
-    let batch = shared.settings.in_flight;
-    'streams: loop {
-        let mut messages = tokio::select! {
+    loop {
+        // Take the permits before asking for work, and ask for exactly as many messages as
+        // there are free slots: a message this worker holds is always being worked on (and
+        // progress-acked), never waiting in a client-side buffer while its ack wait runs out.
+        let first = tokio::select! {
             biased;
             () = shutdown.cancelled() => return Ok(()),
-            m = consumer.stream().max_messages_per_batch(batch).heartbeat(Duration::from_secs(5)).messages() => {
-                m.map_err(|e| TransportError::Consume(e.to_string()))?
-            }
+            p = in_flight.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return Ok(()),
+            },
         };
-        loop {
-            // Take the permit before accepting work, so a full worker stops pulling.
-            let permit = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return Ok(()),
-                p = in_flight.clone().acquire_owned() => match p {
-                    Ok(p) => p,
-                    Err(_) => return Ok(()),
-                },
-            };
+        let mut permits = vec![first];
+        while let Ok(p) = in_flight.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let request = consumer
+            .batch()
+            .max_messages(permits.len())
+            .expires(PULL_EXPIRES)
+            .messages();
+        let mut batch = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => return Ok(()),
+            b = request => match b {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "Pull request failed; retrying");
+                    tokio::time::sleep(PULL_RETRY_DELAY).await;
+                    continue;
+                }
+            },
+        };
+        while !permits.is_empty() {
             let next = tokio::select! {
                 biased;
                 () = shutdown.cancelled() => return Ok(()),
-                m = messages.next() => m,
+                m = tokio::time::timeout(PULL_EXPIRES + PULL_GRACE, batch.next()) => m,
             };
             match next {
-                Some(Ok(message)) => {
-                    tracker.spawn(handle(shared.clone(), message, permit));
+                Ok(Some(Ok(message))) => {
+                    if let Some(permit) = permits.pop() {
+                        tracker.spawn(handle(shared.clone(), message, permit));
+                    }
                 }
-                Some(Err(e)) => {
-                    use async_nats::jetstream::consumer::pull::MessagesErrorKind;
-                    if matches!(e.kind(), MessagesErrorKind::ConsumerDeleted) {
+                Ok(Some(Err(e))) => {
+                    let text = e.to_string();
+                    if text.contains("consumer deleted") || text.contains("Consumer Deleted") {
                         return Err(TransportError::Consume(format!(
-                            "the consumer was deleted: {e}"
+                            "the consumer was deleted: {text}"
                         )));
                     }
-                    tracing::warn!(error = %e, "Pulling failed; retrying");
+                    tracing::warn!(error = %text, "Pulling failed; asking again");
+                    break;
                 }
-                None => {
-                    tracing::warn!("Message stream ended; pulling again");
-                    continue 'streams;
-                }
+                // The request expired or was filled (or the broker went away): ask again.
+                Ok(None) | Err(_) => break,
             }
         }
     }
