@@ -35,6 +35,8 @@ const FONT_CANDIDATES: &[&str] = &[
 const SIZE: (u32, u32) = (1800, 1000);
 /// lede's colour in every panel.
 const LEDE: RGBColor = RGBColor(230, 97, 1);
+/// lede's default configuration (cleaning, rules, no NER on non-English text).
+const LEDE_DEFAULT: RGBColor = RGBColor(253, 184, 99);
 /// spaCy NER only / the Python worker.
 const SPACY: RGBColor = RGBColor(49, 104, 168);
 /// spaCy's full pipeline.
@@ -190,7 +192,8 @@ fn draw(results: &Results, out: &Path) -> Result<(), Error> {
     let threads = sorted_unique(results.pipeline.iter().map(|r| r.threads));
     let pipeline_series = |field: fn(&PipelineRow) -> f64| -> Vec<Series> {
         [
-            ("lede process", "lede", LEDE),
+            ("lede, spaCy NER's work", "lede", LEDE),
+            ("lede, default stages", "lede-default", LEDE_DEFAULT),
             ("spaCy NER only", "spacy-ner", SPACY),
             ("spaCy full pipeline", "spacy-full", SPACY_FULL),
         ]
