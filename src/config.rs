@@ -42,6 +42,8 @@ pub const DEFAULT_DUPLICATE_WINDOW: &str = "20m";
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
 /// What `lede healthcheck` probes: the liveness endpoint at the images' `LEDE_HTTP_ADDR`.
 pub const DEFAULT_HEALTHCHECK_URL: &str = "http://127.0.0.1:8080/healthz";
+/// Whether entities are kept inside lede's own sentences by default (measured: README "Entities").
+pub const DEFAULT_ENTITY_SENTENCE_BOUNDS: bool = true;
 /// Largest payload accepted; larger ones are dead-lettered.
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Time budget of one article through every stage.
@@ -107,6 +109,9 @@ pub struct PipelineArgs {
     /// Output the model's entities only: no titles, clusters or label fixes.
     #[arg(long, env = "LEDE_NO_ENTITY_RULES")]
     pub no_entity_rules: bool,
+    /// Keep entities inside lede's sentences (spaCy's full-pipeline rule; see README "Entities").
+    #[arg(long, env = "LEDE_ENTITY_SENTENCE_BOUNDS", default_value_t = DEFAULT_ENTITY_SENTENCE_BOUNDS, action = clap::ArgAction::Set)]
+    pub entity_sentence_bounds: bool,
     /// Fold curly quotes and dashes while cleaning.
     #[arg(long, env = "LEDE_NORMALIZE_PUNCTUATION")]
     pub normalize_punctuation: bool,
@@ -146,6 +151,7 @@ impl PipelineArgs {
             tokens: self.tokens,
             entity_rules: !self.no_entity_rules,
             normalize_punctuation: self.normalize_punctuation,
+            entity_sentence_bounds: self.entity_sentence_bounds && !self.no_entity_rules,
             source_offsets: self.source_offsets,
             delay: self.delay,
             deadline: Some(self.deadline).filter(|d| !d.is_zero()),

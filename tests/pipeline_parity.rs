@@ -92,3 +92,43 @@ fn records_carry_spacys_entities_on_every_parity_document() {
         mismatches.len()
     );
 }
+
+#[test]
+fn by_default_entities_stay_inside_sentences_and_end_on_text() {
+    let names: Vec<String> = ["segment", "entities"].map(str::to_owned).to_vec();
+    let pipeline = pipeline::build(
+        &names,
+        &StageOptions {
+            model_dir: Some(model_dir()),
+            entity_rules: true,
+            entity_sentence_bounds: lede::config::DEFAULT_ENTITY_SENTENCE_BOUNDS,
+            ..StageOptions::default()
+        },
+    )
+    .unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/parity/news_dev.jsonl"
+    );
+    let mut crossing = 0;
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        let input = serde_json::json!({"id": doc["id"], "text": doc["text"]}).to_string();
+        let out = lede::enrich::enrich_payload(&pipeline, input.as_bytes(), usize::MAX).unwrap();
+        let record: Value = serde_json::from_slice(&out.record).unwrap();
+        let sentences = record["sentences"].as_array().unwrap();
+        for e in record["entities"].as_array().unwrap() {
+            let text = e["text"].as_str().unwrap();
+            assert_eq!(text, text.trim(), "entity text ends on text: {text:?}");
+            let (s, end) = (e["start"].as_u64().unwrap(), e["end"].as_u64().unwrap());
+            let inside = sentences
+                .iter()
+                .any(|x| x["start"].as_u64().unwrap() <= s && end <= x["end"].as_u64().unwrap());
+            if !inside {
+                crossing += 1;
+                eprintln!("{}: {text:?} crosses a sentence boundary", doc["id"]);
+            }
+        }
+    }
+    assert_eq!(crossing, 0);
+}

@@ -50,6 +50,7 @@ fn full_pipeline(tokens: bool) -> pipeline::Pipeline {
             model_dir: Some(model_dir()),
             tokens,
             entity_rules: true,
+            entity_sentence_bounds: lede::config::DEFAULT_ENTITY_SENTENCE_BOUNDS,
             ..StageOptions::default()
         },
     )

@@ -41,6 +41,7 @@ fn seed_record() -> Value {
         &StageOptions {
             model_dir: Some(model_dir()),
             entity_rules: true,
+            entity_sentence_bounds: lede::config::DEFAULT_ENTITY_SENTENCE_BOUNDS,
             ..StageOptions::default()
         },
     )

@@ -478,3 +478,95 @@ mod tests {
         }
     }
 }
+
+/// Document texts of a UNER gold file, sentences joined with one space, in file order.
+fn read_texts(path: &Path) -> Result<Vec<(String, String)>, Box<dyn Error>> {
+    let mut docs: Vec<(String, String)> = Vec::new();
+    for line in std::fs::read_to_string(path)?.lines() {
+        let s: GoldSentence = serde_json::from_str(line)?;
+        match docs.last_mut() {
+            Some((id, text)) if *id == s.doc_id => {
+                text.push(' ');
+                text.push_str(&s.text);
+            }
+            _ => docs.push((s.doc_id, s.text)),
+        }
+    }
+    Ok(docs)
+}
+
+/// Whether lede's own sentence starts should bound entities (spaCy's full pipeline bounds them
+/// by its parser's sentences; the NER alone does not): the model's entities scored against
+/// UNER dev and test gold with and without the bound, and how many entities the bound changes
+/// on the news parity texts.
+///
+/// # Errors
+/// When a data file is missing or malformed, or the model does not load.
+pub fn sentence_bounds_report(data_dir: &Path, model_dir: &Path) -> Result<String, Box<dyn Error>> {
+    use crate::pipeline::{self, StageOptions};
+    let build = |bounded: bool| {
+        pipeline::build(
+            &["segment".to_owned(), "entities".to_owned()],
+            &StageOptions {
+                model_dir: Some(model_dir.to_owned()),
+                entity_rules: false,
+                entity_sentence_bounds: bounded,
+                ..StageOptions::default()
+            },
+        )
+    };
+    let (free, bounded) = (build(false)?, build(true)?);
+    let mut report = String::from(
+        "Entities bounded by lede's sentences vs the NER alone (rules off)\n\
+         UNER: PERSON→PER, ORG→ORG, GPE/LOC/FAC→LOC; exact character spans, micro-averaged\n",
+    );
+    for split in ["dev", "test"] {
+        let path = data_dir.join(format!("ner/uner_ewt/en_ewt-ud-{split}.jsonl"));
+        let gold = read_gold(&path)?;
+        let texts = read_texts(&path)?;
+        let (mut score_free, mut score_bounded) = (Score::default(), Score::default());
+        for (id, text) in &texts {
+            let Some(g) = gold.get(id) else { continue };
+            for (pipeline, score) in [(&free, &mut score_free), (&bounded, &mut score_bounded)] {
+                let mut doc = Document {
+                    id: id.clone(),
+                    text: text.clone(),
+                    ..Document::default()
+                };
+                pipeline.run(&mut doc)?;
+                score.add(&doc, g);
+            }
+        }
+        report += &score_free.line(&format!("{split}, NER alone"));
+        report += &score_bounded.line(&format!("{split}, sentence-bounded"));
+    }
+    let parity = data_dir.join("parity/news_dev.jsonl");
+    let (mut total, mut changed) = (0usize, 0usize);
+    for line in std::fs::read_to_string(parity)?.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let text = v["text"].as_str().unwrap_or_default().to_owned();
+        let mut a = Document {
+            text: text.clone(),
+            ..Document::default()
+        };
+        let mut b = Document {
+            text,
+            ..Document::default()
+        };
+        free.run(&mut a)?;
+        bounded.run(&mut b)?;
+        total += a.entities.len();
+        changed += a
+            .entities
+            .iter()
+            .filter(|e| {
+                !b.entities
+                    .iter()
+                    .any(|f| f.span == e.span && f.label == e.label)
+            })
+            .count();
+    }
+    report +=
+        &format!("news_dev: the bound changes {changed} of {total} entities of the NER alone\n");
+    Ok(report)
+}

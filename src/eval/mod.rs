@@ -16,6 +16,7 @@ type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
 pub const TOPICS: &[(&str, Report)] = &[
     ("entities", entities::run),
     ("entrules", entrules::run),
+    ("entity-sentences", entrules::sentence_bounds_report),
     ("html", html::run),
     ("sentences", sentences::run),
     ("tokenizer", tokenizer::run),

@@ -316,6 +316,8 @@ pub struct StageOptions {
     pub tokens: bool,
     /// Run the entity rule layer (titles, clusters, consistent labels) over the model's output.
     pub entity_rules: bool,
+    /// Keep entities inside the segment stage's sentences (spaCy's full-pipeline rule).
+    pub entity_sentence_bounds: bool,
     /// Fold quotes and dashes while cleaning.
     pub normalize_punctuation: bool,
     /// Keep the clean stage's map back to the input text and put it in the record.

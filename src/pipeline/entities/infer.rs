@@ -263,6 +263,7 @@ struct Decode<'a> {
     weights: &'a Weights,
     lower: &'a [f32],
     is_space: &'a [bool],
+    sent_starts: Option<&'a [bool]>,
     out: &'a mut Vec<TokenEntity>,
 }
 
@@ -271,7 +272,13 @@ impl pulp::WithSimd for Decode<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        decode(self.weights, self.lower, self.is_space, self.out);
+        decode(
+            self.weights,
+            self.lower,
+            self.is_space,
+            self.sent_starts,
+            self.out,
+        );
     }
 }
 
@@ -285,10 +292,15 @@ fn activate(pre: &[f32], act: &Activation, out: &mut [f32], residual: bool) {
 }
 
 /// Runs the NER on one document given its tokens as (text, tokenizer NORM) pairs.
+///
+/// With `sent_starts` (one flag per token: it starts a sentence), the decoder also applies
+/// spaCy's full-pipeline rule: no `B-x` or `I-x` when the next token starts a sentence, so no
+/// entity crosses a sentence start.
 pub(super) fn recognize<'t>(
     weights: &Weights,
     lexicon: &Lexicon,
     tokens: impl ExactSizeIterator<Item = (&'t str, Option<&'t str>)>,
+    sent_starts: Option<&[bool]>,
     scratch: &mut Scratch,
     out: &mut Vec<TokenEntity>,
 ) {
@@ -313,6 +325,7 @@ pub(super) fn recognize<'t>(
         weights,
         lower,
         is_space: &scratch.is_space,
+        sent_starts,
         out,
     });
 }
@@ -375,7 +388,13 @@ fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
 
 /// The greedy BILUO decoder with spaCy's validity rules; ties go to the lowest class index.
 #[inline(always)]
-fn decode(weights: &Weights, lower: &[f32], is_space: &[bool], out: &mut Vec<TokenEntity>) {
+fn decode(
+    weights: &Weights,
+    lower: &[f32],
+    is_space: &[bool],
+    sent_starts: Option<&[bool]>,
+    out: &mut Vec<TokenEntity>,
+) {
     let n = is_space.len();
     let slot = |t: usize, f: usize| &lower[(t * N_FEATS + f) * SLOT..(t * N_FEATS + f + 1) * SLOT];
     let pad = |f: usize| &weights.lower_pad[f * SLOT..(f + 1) * SLOT];
@@ -383,7 +402,9 @@ fn decode(weights: &Weights, lower: &[f32], is_space: &[bool], out: &mut Vec<Tok
     let mut acc = [0f32; SLOT];
     let mut hidden = [0f32; HIDDEN];
     for (i, &space) in is_space.iter().enumerate() {
-        let long = n - i >= 2;
+        // B-x and I-x need a next token, and (with sentence starts) one in the same sentence.
+        let long =
+            n - i >= 2 && !sent_starts.is_some_and(|s| s.get(i + 1).copied().unwrap_or(false));
         // Only O is valid on a whitespace token outside an entity: no scores needed.
         if open.is_none() && space {
             continue;

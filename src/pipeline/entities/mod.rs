@@ -91,11 +91,45 @@ impl EntityModel {
     /// # Panics
     /// If a token span is out of bounds or not on char boundaries of `text`.
     pub fn recognize(&self, text: &str, tokens: &[Token]) -> Vec<TokenEntity> {
+        self.recognize_in_sentences(text, tokens, None)
+    }
+
+    /// [`EntityModel::recognize`], optionally with sentence starts (one flag per token) that
+    /// no entity may cross, as in spaCy's full pipeline where the parser sets them.
+    ///
+    /// # Panics
+    /// If a token span is out of bounds or not on char boundaries of `text`, or `sent_starts`
+    /// is shorter than `tokens`.
+    pub fn recognize_in_sentences(
+        &self,
+        text: &str,
+        tokens: &[Token],
+        sent_starts: Option<&[bool]>,
+    ) -> Vec<TokenEntity> {
         let mut out = Vec::new();
+        let pieces = || {
+            tokens
+                .iter()
+                .map(|t| (&text[t.span.start..t.span.end], t.norm.as_deref()))
+        };
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => self.recognize_with(text, tokens, &mut scratch, &mut out),
+            Ok(mut scratch) => infer::recognize(
+                &self.weights,
+                &self.lexicon,
+                pieces(),
+                sent_starts,
+                &mut scratch,
+                &mut out,
+            ),
             // Re-entered on this thread (cannot happen from a stage): use fresh memory.
-            Err(_) => self.recognize_with(text, tokens, &mut Scratch::default(), &mut out),
+            Err(_) => infer::recognize(
+                &self.weights,
+                &self.lexicon,
+                pieces(),
+                sent_starts,
+                &mut Scratch::default(),
+                &mut out,
+            ),
         });
         out
     }
@@ -114,7 +148,7 @@ impl EntityModel {
         let pieces = tokens
             .iter()
             .map(|t| (&text[t.span.start..t.span.end], t.norm.as_deref()));
-        infer::recognize(&self.weights, &self.lexicon, pieces, scratch, out);
+        infer::recognize(&self.weights, &self.lexicon, pieces, None, scratch, out);
     }
 }
 
@@ -124,6 +158,7 @@ impl EntityModel {
 pub struct Entities {
     model: std::sync::Arc<EntityModel>,
     rules: bool,
+    sentence_bounded: bool,
 }
 
 impl Entities {
@@ -132,6 +167,17 @@ impl Entities {
         Self {
             model,
             rules: false,
+            sentence_bounded: false,
+        }
+    }
+
+    /// The same stage with entities kept inside the segment stage's sentences (`true`), as
+    /// spaCy's full pipeline keeps them inside its parser's sentences.
+    #[must_use]
+    pub fn with_sentence_bounds(self, sentence_bounded: bool) -> Self {
+        Self {
+            sentence_bounded,
+            ..self
         }
     }
 
@@ -168,7 +214,9 @@ impl Entities {
             stage: NAME,
             message: e.to_string(),
         })?;
-        Ok(Self::new(std::sync::Arc::new(model)).with_rules(options.entity_rules))
+        Ok(Self::new(std::sync::Arc::new(model))
+            .with_rules(options.entity_rules)
+            .with_sentence_bounds(options.entity_sentence_bounds))
     }
 }
 
@@ -188,7 +236,12 @@ impl Stage for Entities {
             });
             return Ok(());
         }
-        let found = self.model.recognize(&doc.text, &doc.tokens);
+        let starts = self
+            .sentence_bounded
+            .then(|| sentence_starts(&doc.tokens, &doc.sentences));
+        let found = self
+            .model
+            .recognize_in_sentences(&doc.text, &doc.tokens, starts.as_deref());
         doc.entities.reserve(found.len());
         for e in found {
             let span = Span::new(
@@ -211,6 +264,7 @@ impl Stage for Entities {
             });
         }
         if self.rules {
+            trim_trailing_whitespace(doc);
             rules::apply(doc);
         }
         Ok(())
@@ -218,5 +272,27 @@ impl Stage for Entities {
 
     fn model_id(&self) -> Option<String> {
         Some(self.model.id().to_owned())
+    }
+}
+
+/// One flag per token: it is the first token of a sentence.
+fn sentence_starts(tokens: &[Token], sentences: &[super::Sentence]) -> Vec<bool> {
+    let mut starts = vec![false; tokens.len()];
+    for sentence in sentences {
+        let first = tokens.partition_point(|t| t.span.start < sentence.span.start);
+        if let Some(flag) = starts.get_mut(first) {
+            *flag = true;
+        }
+    }
+    starts
+}
+
+/// Ends each entity at its last non-blank character. The model may end an entity on a
+/// whitespace token (`"Walmart\n\n"`, as spaCy does); the trimmed end is still a token
+/// boundary, since whitespace tokens stand alone.
+fn trim_trailing_whitespace(doc: &mut Document) {
+    for entity in &mut doc.entities {
+        let text = &doc.text[entity.span.start..entity.span.end];
+        entity.span.end = entity.span.start + text.trim_end().len();
     }
 }
