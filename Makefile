@@ -32,3 +32,13 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+.PHONY: bench
+## lede vs the Python worker a team would write (nats-py + spaCy): pipeline and end-to-end
+## throughput, latency, peak RSS and entity agreement. Writes bench/results/ (table, JSON,
+## chart) and the README section. BENCH_ARGS=--quick for a short development run.
+bench: setup
+	$(CARGO) build --release --locked --bins
+	./bench/setup-venv.sh
+	.venv/bin/python -m unittest discover -s bench -p 'test_*.py'
+	.venv/bin/python bench/run.py --update-readme $(BENCH_ARGS)
