@@ -12,10 +12,13 @@ demo: setup
 	$(CARGO) build --release --locked
 	./scripts/demo.sh
 
-## Everything CI runs: setup, then the whole test suite.
+## Everything CI runs: setup, the whole test suite, then both fuzz targets for
+## TEST_FUZZ_SECONDS each (30; `make test TEST_FUZZ_SECONDS=0` skips fuzzing).
+TEST_FUZZ_SECONDS ?= 30
 test: setup
 	$(CARGO) test --locked --all-targets
 	$(CARGO) test --locked --doc
+	if [ "$(TEST_FUZZ_SECONDS)" != 0 ]; then $(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS); fi
 
 ## Formatting and lints, as required before every commit.
 lint:
