@@ -26,8 +26,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Stages run on the blocking pool: give its threads the stack hostile input may need.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(lede::pipeline::STAGE_STACK_BYTES)
         .build()
     {
         Ok(r) => r,

@@ -58,6 +58,7 @@ pub fn run(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("lede-process-{i}"))
+        .stack_size(crate::pipeline::STAGE_STACK_BYTES)
         .build()
         .map_err(|e| ProcessError::Pool {
             threads,

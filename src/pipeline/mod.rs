@@ -292,6 +292,11 @@ pub trait Stage: Send + Sync {
     }
 }
 
+/// Stack size of the threads that run stages (tokio's blocking pool, rayon pools). Parsers of
+/// nested input recurse; a generous stack (virtual memory, touched only when used) keeps a
+/// hostile article a rejection rather than a process abort.
+pub const STAGE_STACK_BYTES: usize = 16 * 1024 * 1024;
+
 /// Every stage name `--stages` accepts, in pipeline order.
 pub const STAGE_NAMES: &[&str] = &["clean", "segment", "entities", "delay"];
 

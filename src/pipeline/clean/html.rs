@@ -96,6 +96,67 @@ fn find_close(html: &str, from: usize, tag: &str) -> Option<usize> {
     None
 }
 
+/// Deepest element nesting a page may have. Real pages stay far below (DEV pages: under 100);
+/// the extractor's time grows quadratically with depth and its recursion overflows a thread's
+/// stack somewhere past 10,000 levels, so a hostile page is refused rather than parsed.
+const MAX_NESTING: usize = 1000;
+
+/// Elements that never hold others (void) or that HTML closes implicitly (`<p>`, `<li>`, …):
+/// they do not count towards nesting, so unclosed ones in real pages are harmless.
+const NOT_NESTING: [&str; 30] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr", "param", "keygen", "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "rb",
+    "rt", "rp", "thead", "tbody", "tfoot",
+];
+
+/// The nesting depth of `html` once it passes `limit`, or `None` if it never does. A linear
+/// scan of start and end tags (comments skipped), not a parse: good enough to bound depth.
+fn nesting_beyond(html: &str, limit: usize) -> Option<usize> {
+    let bytes = html.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(offset) = bytes
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&b| b == b'<'))
+    {
+        i += offset + 1;
+        if bytes.get(i..i + 3) == Some(b"!--") {
+            match html.get(i..).and_then(|rest| rest.find("-->")) {
+                Some(end) => i += end + 3,
+                None => break,
+            }
+            continue;
+        }
+        let closing = bytes.get(i) == Some(&b'/');
+        let name_start = if closing { i + 1 } else { i };
+        let name_len = bytes.get(name_start..).map_or(0, |rest| {
+            rest.iter()
+                .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b':')
+                .count()
+        });
+        if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
+            continue;
+        }
+        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
+        if NOT_NESTING.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        let tag_end = html[name_start..].find('>').map(|e| name_start + e);
+        if tag_end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/') {
+            continue; // <x/>
+        }
+        depth += 1;
+        if depth > limit {
+            return Some(depth);
+        }
+    }
+    None
+}
+
 /// Extracts the main text and metadata of `html`; `url` resolves relative links when absolute.
 ///
 /// # Errors
@@ -107,6 +168,12 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
     };
     let url = url.filter(|u| u.starts_with("http://") || u.starts_with("https://"));
     let html = strip_inert(html);
+    if let Some(depth) = nesting_beyond(&html, MAX_NESTING) {
+        return Err(format!(
+            "the page nests elements at least {depth} deep (the limit is {MAX_NESTING}): \
+             refused, since the extractor's time and stack grow with depth"
+        ));
+    }
     let mut readability = match Readability::new(html.as_str(), url, Some(config.clone())) {
         Ok(r) => r,
         Err(_) => Readability::new(html.as_str(), None, Some(config)).map_err(|e| e.to_string())?,
@@ -125,6 +192,25 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nesting_counts_real_elements_only() {
+        let deep = format!("{}x{}", "<div>".repeat(20), "</div>".repeat(20));
+        assert_eq!(nesting_beyond(&deep, 19), Some(20));
+        assert_eq!(nesting_beyond(&deep, 20), None);
+        // Siblings, void and implicitly closed elements, comments and <x/> do not nest.
+        let flat = format!(
+            "{}{}<!-- {} --><span/>",
+            "<div>a</div>".repeat(50),
+            "<p>unclosed<li>item<br><img src=x>".repeat(50),
+            "<div>".repeat(50)
+        );
+        assert_eq!(nesting_beyond(&flat, 3), None);
+        assert!(extract(&deep.replace("x", "<p>text</p>"), None).is_ok());
+        let hostile = "<div>".repeat(MAX_NESTING + 1);
+        let err = extract(&hostile, None).unwrap_err();
+        assert!(err.contains("nests elements"), "{err}");
+    }
 
     #[test]
     fn inert_elements_are_stripped_but_json_ld_stays() {
