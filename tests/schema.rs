@@ -105,6 +105,7 @@ fn records_of_the_default_pipeline_match_the_schema_and_slice_their_text() {
     let pipeline = full_pipeline(true);
     let mut inputs: Vec<Vec<u8>> = vec![
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed.jsonl")).unwrap(),
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/html-article.jsonl")).unwrap(),
         "Plain text with “quotes”, émigrés and 東京.\n\nA second paragraph."
             .as_bytes()
             .to_vec(),
