@@ -4,22 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::path::PathBuf;
+mod common;
+
+use common::model_dir;
 
 use lede::pipeline::{self, StageOptions};
 use serde_json::Value;
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("LEDE_MODEL").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/en_core_web_sm-3.8.0"
-            ))
-        },
-        PathBuf::from,
-    )
-}
 
 #[test]
 fn records_carry_spacys_entities_on_every_parity_document() {

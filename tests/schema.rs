@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::path::PathBuf;
+mod common;
+
+use common::model_dir;
 
 use lede::pipeline::{self, StageOptions};
 use serde_json::Value;
@@ -24,19 +26,6 @@ fn assert_valid(validator: &jsonschema::Validator, value: &Value, what: &str) {
         "{what} does not match the schema:\n{}",
         errors.join("\n")
     );
-}
-
-/// The model directory: `LEDE_MODEL`, else `models/en_core_web_sm-3.8.0`.
-fn model_dir() -> PathBuf {
-    std::env::var_os("LEDE_MODEL").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/en_core_web_sm-3.8.0"
-            ))
-        },
-        PathBuf::from,
-    )
 }
 
 fn full_pipeline(tokens: bool) -> pipeline::Pipeline {
@@ -105,7 +94,11 @@ fn records_of_the_default_pipeline_match_the_schema_and_slice_their_text() {
     let pipeline = full_pipeline(true);
     let mut inputs: Vec<Vec<u8>> = vec![
         std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/seed.jsonl")).unwrap(),
-        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/html-article.jsonl")).unwrap(),
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/html-article.jsonl"
+        ))
+        .unwrap(),
         "Plain text with “quotes”, émigrés and 東京.\n\nA second paragraph."
             .as_bytes()
             .to_vec(),

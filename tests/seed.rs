@@ -8,7 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail loudly by design.
 
-use std::path::PathBuf;
+mod common;
+
+use common::model_dir;
 
 use lede::pipeline::{self, StageOptions};
 use serde_json::Value;
@@ -17,18 +19,6 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/seed.enriched.json"
 );
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("LEDE_MODEL").map_or_else(
-        || {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/models/en_core_web_sm-3.8.0"
-            ))
-        },
-        PathBuf::from,
-    )
-}
 
 /// The seed's record with the run-dependent timings zeroed.
 fn seed_record() -> Value {

@@ -12,9 +12,9 @@ use futures::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, field};
+use tracing::Instrument;
 
-use super::trace::{self, TraceParent};
+use super::trace;
 use super::{HEADER_ERROR, HEADER_ERROR_KIND, HEADER_SCHEMA, TransportError, insert_header};
 use crate::enrich::enrich_payload;
 use crate::metrics;
@@ -65,20 +65,7 @@ pub async fn run(
             let _permit = permit;
             let _in_flight = metrics::InFlight::start();
             metrics::received(message.payload.len(), 1);
-            let parent = message
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(trace::HEADER))
-                .and_then(|v| TraceParent::parse(v.as_str()));
-            let span = tracing::info_span!(
-                "article",
-                id = field::Empty,
-                subject = %message.subject,
-                bytes = message.payload.len(),
-                delivery = 1,
-                trace_id = field::Empty,
-            );
-            let context = crate::telemetry::continue_trace(&span, parent);
+            let (span, context) = super::article_span(&message, 1);
             async move {
                 let Ok(_cpu) = cpu.acquire().await else { return };
                 let payload = message.payload.clone();

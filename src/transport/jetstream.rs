@@ -17,7 +17,7 @@ use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, field};
+use tracing::Instrument;
 
 use super::trace::{self, TraceParent};
 use super::{
@@ -220,20 +220,7 @@ async fn handle(shared: Arc<Shared>, message: jetstream::Message, _permit: Owned
         .map(|i| (i.delivered, i.stream_sequence))
         .unwrap_or((1, 0));
     let (message, acker) = message.split();
-    let parent = message
-        .headers
-        .as_ref()
-        .and_then(|h| h.get(trace::HEADER))
-        .and_then(|v| TraceParent::parse(v.as_str()));
-    let span = tracing::info_span!(
-        "article",
-        id = field::Empty,
-        subject = %message.subject,
-        bytes = message.payload.len(),
-        delivery = delivered,
-        trace_id = field::Empty,
-    );
-    let context = crate::telemetry::continue_trace(&span, parent);
+    let (span, context) = super::article_span(&message, delivered);
     Stats::bump(&shared.stats.received);
     metrics::received(message.payload.len(), delivered);
     if delivered > 1 {

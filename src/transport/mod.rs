@@ -258,6 +258,29 @@ pub async fn consumer(
     }
 }
 
+/// The `article` span of one delivery, continuing the producer's trace when the message carries
+/// a `traceparent`; returns the span and the context lede's outputs carry on.
+pub(crate) fn article_span(
+    message: &async_nats::Message,
+    delivery: i64,
+) -> (tracing::Span, trace::TraceParent) {
+    let parent = message
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(trace::HEADER))
+        .and_then(|v| trace::TraceParent::parse(v.as_str()));
+    let span = tracing::info_span!(
+        "article",
+        id = tracing::field::Empty,
+        subject = %message.subject,
+        bytes = message.payload.len(),
+        delivery,
+        trace_id = tracing::field::Empty,
+    );
+    let context = crate::telemetry::continue_trace(&span, parent);
+    (span, context)
+}
+
 /// Puts `value` in a header, with characters NATS headers cannot carry replaced.
 pub(crate) fn insert_header(headers: &mut HeaderMap, name: &'static str, value: &str) {
     let clean: String = value

@@ -18,6 +18,20 @@ use lede::transport::jetstream::{Stats, WorkerSettings};
 use lede::transport::{self, ConsumerSettings};
 use tokio_util::sync::CancellationToken;
 
+/// The spaCy model directory: `LEDE_MODEL`, else `models/en_core_web_sm-3.8.0` (made by
+/// `scripts/fetch-model.sh`).
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("LEDE_MODEL").map_or_else(
+        || {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/models/en_core_web_sm-3.8.0"
+            ))
+        },
+        PathBuf::from,
+    )
+}
+
 /// How long any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(60);
 
