@@ -431,7 +431,11 @@ impl EnrichedArticle {
         timings: &[StageTiming],
     ) -> Self {
         let offsets = CharOffsets::new(&doc.text);
-        let entities = parts.entities.then(|| {
+        // A stage that skipped the article (an unsupported language) leaves its fields absent,
+        // not empty: "not run" is not "found nothing". Its reason is in `skipped`.
+        let ran = |stage: &str| !doc.skipped.iter().any(|s| s.stage == stage);
+        let with_entities = parts.entities && ran("entities");
+        let entities = with_entities.then(|| {
             doc.entities
                 .iter()
                 .map(|e| {
@@ -449,7 +453,7 @@ impl EnrichedArticle {
                 })
                 .collect()
         });
-        let clusters = parts.entities.then(|| {
+        let clusters = with_entities.then(|| {
             doc.clusters
                 .iter()
                 .enumerate()
@@ -667,5 +671,13 @@ mod tests {
         assert_eq!(e.text, "Baghdad");
         assert!(record.paragraphs.is_none(), "segment did not run");
         assert_eq!(record.schema, ENRICHED_SCHEMA);
+
+        doc.skipped.push(crate::pipeline::Skip {
+            stage: "entities",
+            reason: "language \"de\" is not supported by the entity model".into(),
+        });
+        let skipped = EnrichedArticle::from_document(&doc, &raw, parts, None, &[]);
+        assert!(skipped.entities.is_none() && skipped.clusters.is_none());
+        assert_eq!(skipped.skipped[0].stage, "entities");
     }
 }
