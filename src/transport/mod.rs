@@ -118,48 +118,50 @@ pub struct Topology {
 /// # Errors
 /// [`TransportError::Setup`] naming what is missing and how to provision it.
 pub async fn streams(js: &nats_js::Context, nats: &NatsArgs) -> Result<Topology, TransportError> {
-    let input = stream_or_create(
-        js,
-        nats.ensure_streams,
-        stream::Config {
-            name: nats.input_stream.clone(),
-            subjects: vec![nats.input_subject.clone()],
-            // The stream is the backlog: an acked or terminated article leaves it.
-            retention: stream::RetentionPolicy::WorkQueue,
-            storage: stream::StorageType::File,
-            max_age: INPUT_MAX_AGE,
-            duplicate_window: INPUT_DUPLICATE_WINDOW,
-            ..Default::default()
-        },
-    )
-    .await?;
-    stream_or_create(
-        js,
-        nats.ensure_streams,
-        stream::Config {
-            name: nats.output_stream.clone(),
-            subjects: vec![nats.output_subject.clone()],
-            storage: stream::StorageType::File,
-            max_age: OUTPUT_MAX_AGE,
-            duplicate_window: nats.duplicate_window,
-            ..Default::default()
-        },
-    )
-    .await?;
-    stream_or_create(
-        js,
-        nats.ensure_streams,
-        stream::Config {
-            name: nats.dlq_stream.clone(),
-            subjects: vec![nats.dlq_subject.clone()],
-            storage: stream::StorageType::File,
-            max_age: DLQ_MAX_AGE,
-            duplicate_window: nats.duplicate_window,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let ensure = nats.ensure_streams;
+    let input = stream::Config {
+        // The stream is the backlog: an acked or terminated article leaves it.
+        retention: stream::RetentionPolicy::WorkQueue,
+        ..file_stream(
+            &nats.input_stream,
+            &nats.input_subject,
+            INPUT_MAX_AGE,
+            INPUT_DUPLICATE_WINDOW,
+        )
+    };
+    let input = stream_or_create(js, ensure, input).await?;
+    let output = file_stream(
+        &nats.output_stream,
+        &nats.output_subject,
+        OUTPUT_MAX_AGE,
+        nats.duplicate_window,
+    );
+    stream_or_create(js, ensure, output).await?;
+    let dlq = file_stream(
+        &nats.dlq_stream,
+        &nats.dlq_subject,
+        DLQ_MAX_AGE,
+        nats.duplicate_window,
+    );
+    stream_or_create(js, ensure, dlq).await?;
     Ok(Topology { input })
+}
+
+/// A file-stored stream over one subject.
+fn file_stream(
+    name: &str,
+    subject: &str,
+    max_age: Duration,
+    duplicate_window: Duration,
+) -> stream::Config {
+    stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subject.to_owned()],
+        storage: stream::StorageType::File,
+        max_age,
+        duplicate_window,
+        ..Default::default()
+    }
 }
 
 async fn stream_or_create(
