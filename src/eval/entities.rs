@@ -4,7 +4,7 @@
 
 use std::error::Error;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::model::ModelDir;
 use crate::pipeline::entities::EntityModel;
@@ -24,16 +24,7 @@ pub fn run(data_dir: &Path, model_dir: &Path) -> Result<String, Box<dyn Error>> 
     let model_dir = ModelDir::open(model_dir)?;
     let tokenizer = Tokenizer::from_model_dir(&model_dir)?;
     let model = EntityModel::from_model_dir(&model_dir)?;
-    let parity = data_dir.join("parity");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&parity)
-        .map_err(|e| format!("{}: {e}", parity.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!("no parity/*.jsonl under {}", data_dir.display()).into());
-    }
+    let files = super::parity_files(data_dir)?;
     let mut out = format!("entity parity with spaCy NER-only ({})\n", model.id());
     let (mut all_agree, mut all_theirs, mut all_ours) = (0, 0, 0);
     for file in &files {

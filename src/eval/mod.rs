@@ -9,6 +9,26 @@ pub mod tokenizer;
 
 use std::path::Path;
 
+/// Every `parity/*.jsonl` under `data_dir`, sorted (the spaCy parity files of the shared data).
+///
+/// # Errors
+/// When the folder cannot be read or holds no parity file.
+pub fn parity_files(
+    data_dir: &Path,
+) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+    let parity = data_dir.join("parity");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&parity)
+        .map_err(|e| format!("{}: {e}", parity.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no parity/*.jsonl under {}", data_dir.display()).into());
+    }
+    Ok(files)
+}
+
 /// The report function every topic provides.
 type Report = fn(&Path, &Path) -> Result<String, Box<dyn std::error::Error>>;
 

@@ -161,16 +161,7 @@ fn context(text: &str, start: usize, end: usize) -> &str {
 pub fn run(data_dir: &Path, model_dir: &Path) -> Result<String, Box<dyn Error>> {
     let model = ModelDir::open(model_dir)?;
     let tokenizer = Tokenizer::from_model_dir(&model)?;
-    let parity = data_dir.join("parity");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&parity)
-        .map_err(|e| format!("{}: {e}", parity.display()))?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!("no parity/*.jsonl under {}", data_dir.display()).into());
-    }
+    let files = super::parity_files(data_dir)?;
     let mut out = format!("tokenizer parity with spaCy ({})\n", model.id());
     let (mut agree, mut total) = (0, 0);
     for file in &files {
