@@ -9,12 +9,21 @@
   deploy/k8s/schemas/keda-scaledobject-v1alpha1.json, and the cross-references a schema cannot
   see (the ScaledObject's stream and consumer are the ones lede binds to and provisions; a
   misnamed consumer makes KEDA scale to the maximum).
-- deploy/grafana, deploy/prometheus: every lede_* series a panel queries is one lede exports
-  (src/metrics.rs).
+- deploy/grafana, deploy/prometheus: every lede_* series a panel, an alert or a rules test
+  names is one lede exports (src/metrics.rs); the alerting rules pass `promtool check rules`
+  and their unit tests (deploy/prometheus/tests/*.test.yml) pass `promtool test rules`; every
+  dashboard panel expression, turned into a recording rule, returns a non-zero sample over the
+  synthetic series of deploy/prometheus/tests/dashboard.series.yml (`promtool test rules`);
+  the PrometheusRule of deploy/k8s/ holds exactly the groups of the compose rules file.
+- docker-compose.yml's `cluster` profile (`docker-compose --profile cluster config -q`): three
+  JetStream nodes routed to each other, each with its own volume, R3 provisioning from the same
+  deploy/k8s/nats/ files, workers connecting to every node.
 - deploy/Dockerfile: multi-stage, model fetched with the pinned script, non-root, HEALTHCHECK.
 
-Usage: scripts/validate-deploy.py [--root DIR]. Exit 0 when valid, 1 with the problems listed,
-3 when a tool is missing (with how to install it). Run by tests/deploy.rs, i.e. by `make test`.
+Usage: scripts/validate-deploy.py [--root DIR] [--write-prometheusrule]. Exit 0 when valid, 1
+with the problems listed, 3 when a tool is missing (with how to install it). Run by
+tests/deploy.rs, i.e. by `make test`. --write-prometheusrule regenerates
+deploy/k8s/prometheusrule.yaml from deploy/prometheus/rules/lede.rules.yml first.
 """
 
 import argparse
@@ -25,6 +34,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 MISSING_TOOL = 3
 INSTALL_HINT = "run scripts/setup.sh (or `make setup`), which installs it"
@@ -166,6 +176,250 @@ def check_compose(c):
         f"prometheus: no `lede` scrape job on port {port}",
     )
 
+PROMTOOL_HINT = "`apt-get install -y prometheus` (Debian's package brings promtool)"
+RULES_FILE = ("deploy", "prometheus", "rules", "lede.rules.yml")
+PROMETHEUS_RULE = ("deploy", "k8s", "prometheusrule.yaml")
+DASHBOARD_SERIES = ("deploy", "prometheus", "tests", "dashboard.series.yml")
+# Grafana's interval variables, as a 15 s scrape interval makes them.
+GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "1h"}
+
+
+def promtool():
+    binary = shutil.which("promtool")
+    if binary is None:
+        print(
+            f"error: promtool not found; install it with {PROMTOOL_HINT} or {INSTALL_HINT}",
+            file=sys.stderr,
+        )
+        sys.exit(MISSING_TOOL)
+    return binary
+
+
+def run_promtool(*args, cwd=None):
+    run = subprocess.run([promtool(), *args], cwd=cwd, capture_output=True, text=True)
+    return run.returncode, (run.stdout + run.stderr).strip()
+
+
+def check_names(c, path, series):
+    """Every lede_* name in `path` is a series lede exports."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for name in sorted(set(re.findall(r"\blede_[a-z_]+", text))):
+        c.check(
+            name in series,
+            f"{os.path.relpath(path, c.root)}: names {name}, which lede does not export",
+        )
+
+
+def prometheusrule_text(c):
+    """deploy/k8s/prometheusrule.yaml as generated from the compose rules file."""
+    with open(c.path(*RULES_FILE), encoding="utf-8") as f:
+        rules = f.read()
+    groups = rules[rules.index("\ngroups:") + 1 :]
+    indented = "".join(("  " + line if line.strip() else line) for line in groups.splitlines(True))
+    return (
+        "# GENERATED from deploy/prometheus/rules/lede.rules.yml by\n"
+        "# `scripts/validate-deploy.py --write-prometheusrule`; edit that file, not this one.\n"
+        "# lede's alerts for the Prometheus Operator (kube-prometheus-stack): the runbook for each\n"
+        "# is in the README (\"Deploy\" -> \"Alerts\"). The `release` label is the one\n"
+        "# kube-prometheus-stack's default ruleSelector matches; change it to your Prometheus's.\n"
+        "apiVersion: monitoring.coreos.com/v1\n"
+        "kind: PrometheusRule\n"
+        "metadata:\n"
+        "  name: lede\n"
+        "  labels:\n"
+        "    app.kubernetes.io/name: lede\n"
+        "    release: kube-prometheus-stack\n"
+        "spec:\n" + indented
+    )
+
+
+def check_rules(c):
+    series = exported_metrics(c)
+    rules = sorted(glob.glob(c.path("deploy", "prometheus", "rules", "*.yml")))
+    tests = sorted(glob.glob(c.path("deploy", "prometheus", "tests", "*.test.yml")))
+    c.check(rules, "deploy/prometheus/rules: no rules files")
+    c.check(tests, "deploy/prometheus/tests: no rules unit tests")
+    code, out = run_promtool("check", "rules", *rules)
+    c.check(code == 0, f"promtool check rules: {out}")
+    code, out = run_promtool("test", "rules", *tests)
+    c.check(code == 0, f"promtool test rules: {out}")
+    for path in rules + tests + [c.path(*DASHBOARD_SERIES)]:
+        check_names(c, path, series)
+
+    # Every alert has its runbook line in the README.
+    with open(c.path(*RULES_FILE), encoding="utf-8") as f:
+        groups = yaml.safe_load(f)["groups"]
+    alerts = [r["alert"] for g in groups for r in g["rules"] if "alert" in r]
+    readme_path = c.path("README.md")
+    if os.path.isfile(readme_path):
+        with open(readme_path, encoding="utf-8") as f:
+            readme = f.read()
+        for alert in alerts:
+            c.check(f"`{alert}`" in readme, f"README.md: no runbook line for alert {alert}")
+
+    # The operator's copy says the same.
+    try:
+        with open(c.path(*PROMETHEUS_RULE), encoding="utf-8") as f:
+            k8s = yaml.safe_load(f)
+    except FileNotFoundError:
+        k8s = {}
+    c.check(
+        k8s.get("spec", {}).get("groups") == groups,
+        "deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules/lede.rules.yml; "
+        "regenerate it with `scripts/validate-deploy.py --write-prometheusrule`",
+    )
+
+    # Compose's Prometheus loads the rules file.
+    with open(c.path("deploy", "prometheus", "prometheus.yml"), encoding="utf-8") as f:
+        prometheus = yaml.safe_load(f)
+    with open(c.path("docker-compose.yml"), encoding="utf-8") as f:
+        compose = yaml.safe_load(f)
+    mounts = compose.get("services", {}).get("prometheus", {}).get("volumes", [])
+    mounted = {
+        str(v).split(":")[1]: str(v).split(":")[0]
+        for v in mounts
+        if str(v).split(":")[0].rstrip("/").endswith("deploy/prometheus/rules")
+    }
+    loaded = prometheus.get("rule_files", [])
+    c.check(
+        any(os.path.dirname(p) in mounted for p in loaded),
+        f"compose: Prometheus loads rule_files {loaded} but mounts deploy/prometheus/rules at "
+        f"{sorted(mounted)}",
+    )
+
+
+def check_dashboard_queries(c):
+    """Each panel expression as a recording rule, asserted non-zero by `promtool test rules`."""
+    with open(c.path(*DASHBOARD_SERIES), encoding="utf-8") as f:
+        series = yaml.safe_load(f)
+    records, cases = [], []
+    for path in sorted(glob.glob(c.path("deploy", "grafana", "dashboards", "*.json"))):
+        with open(path, encoding="utf-8") as f:
+            dashboard = json.load(f)
+        board = re.sub(r"[^a-z0-9_]", "_", os.path.splitext(os.path.basename(path))[0])
+        for i, panel in enumerate(dashboard.get("panels", [])):
+            for target in panel.get("targets", []):
+                expr = target.get("expr", "")
+                for variable, value in GRAFANA_VARIABLES.items():
+                    expr = expr.replace(variable, value)
+                name = f"dashboard:{board}_{i}_{target.get('refId', 'A').lower()}"
+                records.append({"record": name, "expr": expr})
+                cases.append((name, f"{os.path.basename(path)}: panel {panel.get('title')!r}", expr))
+    c.check(records, "deploy/grafana/dashboards: no panel expressions")
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "dashboard.rules.yml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump({"groups": [{"name": "dashboard", "rules": records}]}, f)
+        code, out = run_promtool("check", "rules", os.path.join(tmp, "dashboard.rules.yml"))
+        if not c.check(code == 0, f"dashboard queries do not parse: {out}"):
+            return
+        test = {
+            "rule_files": ["dashboard.rules.yml"],
+            "evaluation_interval": series["interval"],
+            "tests": [
+                {
+                    "interval": series["interval"],
+                    "input_series": series["input_series"],
+                    "promql_expr_test": [
+                        {
+                            # Non-empty, and some sample above zero (NaN, from a quantile
+                            # over no rate, is not).
+                            "expr": f"count({name} > 0) > bool 0",
+                            "eval_time": "10m",
+                            "exp_samples": [{"labels": "{}", "value": 1}],
+                        }
+                        for name, _, _ in cases
+                    ],
+                }
+            ],
+        }
+        with open(os.path.join(tmp, "dashboard.test.yml"), "w", encoding="utf-8") as f:
+            yaml.safe_dump(test, f)
+        code, out = run_promtool("test", "rules", "dashboard.test.yml", cwd=tmp)
+    failed = set(re.findall(r"expr: \"count\((dashboard:[a-z0-9_]+) > 0\)", out))
+    for name, where, expr in cases:
+        c.check(
+            code == 0 or name not in failed,
+            f"{where}: {expr} returns no non-zero sample over "
+            f"deploy/prometheus/tests/dashboard.series.yml",
+        )
+    c.check(code == 0 or failed, f"promtool test rules (dashboard): {out}")
+
+
+def check_cluster_profile(c):
+    compose_file = c.path("docker-compose.yml")
+    run = subprocess.run(
+        [shutil.which("docker-compose"), "-f", compose_file, "--profile", "cluster", "config", "-q"],
+        cwd=c.root,
+        capture_output=True,
+        text=True,
+    )
+    if not c.check(
+        run.returncode == 0, f"docker-compose --profile cluster config -q: {run.stderr.strip()}"
+    ):
+        return
+    with open(compose_file, encoding="utf-8") as f:
+        services = yaml.safe_load(f).get("services", {})
+    cluster = {n: s for n, s in services.items() if "cluster" in s.get("profiles", [])}
+    nodes = {
+        n: s
+        for n, s in cluster.items()
+        if "--cluster" in [str(a) for a in s.get("command", [])]
+    }
+    if not c.check(len(nodes) >= 3, f"compose cluster profile: {len(nodes)} NATS nodes, need 3"):
+        return
+
+    def flag(service, name):
+        args = [str(a) for a in service.get("command", [])]
+        return args[args.index(name) + 1] if name in args[:-1] else None
+
+    names = set()
+    for name, node in nodes.items():
+        args = [str(a) for a in node.get("command", [])]
+        c.check("-js" in args, f"compose: {name} runs without JetStream")
+        c.check(
+            any(":/data" in str(v) for v in node.get("volumes", [])),
+            f"compose: {name} keeps its JetStream store off a volume",
+        )
+        c.check("healthcheck" in node, f"compose: {name} has no healthcheck")
+        names.add(flag(node, "--name"))
+        routes = flag(node, "--routes") or ""
+        others = {re.sub(r"^nats://", "", r).split(":")[0] for r in routes.split(",") if r}
+        c.check(
+            set(nodes) - {name} <= others,
+            f"compose: {name} routes to {sorted(others)}, not to every other node",
+        )
+    c.check(len(names) == len(nodes), "compose: cluster nodes share a --name")
+    c.check(
+        len({flag(n, "--cluster_name") for n in nodes.values()}) == 1,
+        "compose: cluster nodes disagree on --cluster_name",
+    )
+    provisioners = [s for s in cluster.values() if "/provision" in json.dumps(s.get("volumes", []))]
+    if c.check(len(provisioners) == 1, "compose cluster profile: expected one provisioning service"):
+        p = provisioners[0]
+        env = p.get("environment", {})
+        replicas = int(env.get("NATS_STREAM_REPLICAS", 1))
+        c.check(
+            1 < replicas <= len(nodes) and replicas % 2 == 1,
+            f"compose: the cluster provisions R{replicas} streams on {len(nodes)} nodes",
+        )
+        c.check(
+            any("deploy/k8s/nats:/provision" in str(v) for v in p.get("volumes", [])),
+            "compose: the cluster is not provisioned from deploy/k8s/nats/",
+        )
+        c.check(
+            set(nodes) <= set(p.get("depends_on", {})),
+            "compose: cluster provisioning does not wait for every node",
+        )
+    workers = [s for s in cluster.values() if "LEDE_NATS_URL" in s.get("environment", {})]
+    if c.check(workers, "compose cluster profile: no lede worker service"):
+        urls = str(workers[0]["environment"]["LEDE_NATS_URL"])
+        hosts = {re.sub(r"^nats://", "", u).split(":")[0] for u in urls.split(",")}
+        c.check(
+            set(nodes) <= hosts,
+            f"compose: the cluster workers connect to {sorted(hosts)}, not to every node",
+        )
+
 
 def check_dashboard(c):
     series = exported_metrics(c)
@@ -204,15 +458,27 @@ def load_k8s(c):
 def check_k8s(c):
     with open(c.path("deploy", "k8s", "schemas", "keda-scaledobject-v1alpha1.json")) as f:
         keda_schema = json.load(f)
+    # The Prometheus Operator's kinds (CRDs, so not in the Kubernetes schemas).
+    crd_schemas = {}
+    for kind, file in (
+        ("PrometheusRule", "monitoring-prometheusrule-v1.json"),
+        ("ServiceMonitor", "monitoring-servicemonitor-v1.json"),
+    ):
+        with open(c.path("deploy", "k8s", "schemas", file)) as f:
+            crd_schemas[kind] = json.load(f)
     docs = load_k8s(c)
     by_kind = {}
     for file, doc in docs:
         kind = doc.get("kind")
         by_kind.setdefault(kind, []).append(doc)
         where = f"{file}: {kind}/{doc.get('metadata', {}).get('name')}"
-        if doc.get("apiVersion", "").startswith("keda.sh/"):
+        crd = doc.get("apiVersion", "").startswith(("keda.sh/", "monitoring.coreos.com/"))
+        if crd:
+            schema = keda_schema if doc["apiVersion"].startswith("keda.sh/") else crd_schemas.get(kind)
+            if not c.check(schema is not None, f"{where}: no schema for {kind}"):
+                continue
             errors = sorted(
-                jsonschema.Draft7Validator(keda_schema).iter_errors(doc), key=lambda e: e.path
+                jsonschema.Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.path)
             )
             c.check(
                 not errors,
@@ -256,7 +522,6 @@ def check_k8s(c):
         one("ScaledObject"),
         one("PodDisruptionBudget"),
     )
-    one("Job")
     env = config.get("data", {})
     with open(c.path("deploy", "k8s", "nats", "consumer-lede.json")) as f:
         consumer = json.load(f)
@@ -297,9 +562,15 @@ def check_k8s(c):
         )
         monitor_host = meta.get("natsServerMonitoringEndpoint", "").split(":")[0]
         nats_host = re.sub(r"^nats://", "", env.get("LEDE_NATS_URL", "")).split(":")[0]
+        service, _, domain = nats_host.partition(".")
+        headless = f"{service}-headless.{domain}"
+        # In a cluster KEDA queries the consumer leader at <server>.<endpoint>: only the
+        # headless Service (one DNS name per pod) answers that.
         c.check(
-            monitor_host == nats_host,
-            f"scaledobject: monitors {monitor_host!r} but lede connects to {nats_host!r}",
+            monitor_host == headless
+            or (monitor_host == nats_host and int(env.get("NATS_STREAM_REPLICAS", 1)) == 1),
+            f"scaledobject: monitors {monitor_host!r}; for the NATS that lede connects to "
+            f"({nats_host!r}) it must be the headless Service {headless!r}",
         )
     max_replicas = spec.get("maxReplicaCount", 100)
     in_flight = int(env.get("LEDE_IN_FLIGHT", 64))
@@ -327,6 +598,33 @@ def check_k8s(c):
         port = env.get("LEDE_HTTP_ADDR", "").rsplit(":", 1)[-1]
         ports = [str(p.get("containerPort")) for p in container.get("ports", [])]
         c.check(port in ports, f"deployment: LEDE_HTTP_ADDR port {port} is not a container port")
+    job = one("Job")
+    job_env = {
+        e.get("name"): e
+        for container in job.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        for e in container.get("env", [])
+    }
+    replicas = env.get("NATS_STREAM_REPLICAS")
+    c.check(
+        replicas in ("1", "3", "5")
+        and job_env.get("NATS_STREAM_REPLICAS", {}).get("valueFrom", {}).get("configMapKeyRef", {}).get("key")
+        == "NATS_STREAM_REPLICAS",
+        f"provision job: NATS_STREAM_REPLICAS ({replicas!r} in the configmap) must be 1, 3 or 5 "
+        "and reach the Job",
+    )
+    service, monitor = one("Service"), one("ServiceMonitor")
+    wanted = monitor.get("spec", {}).get("selector", {}).get("matchLabels", {})
+    have = service.get("metadata", {}).get("labels", {})
+    c.check(
+        wanted and all(have.get(k) == v for k, v in wanted.items()),
+        "servicemonitor: selector does not match the lede Service",
+    )
+    ports = {p.get("name") for p in service.get("spec", {}).get("ports", [])}
+    for endpoint in monitor.get("spec", {}).get("endpoints", []):
+        c.check(
+            endpoint.get("port") in ports and endpoint.get("path", "/metrics") == "/metrics",
+            f"servicemonitor: scrapes port {endpoint.get('port')!r} of {sorted(ports)}",
+        )
     labels = deployment.get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
     selector = pdb.get("spec", {}).get("selector", {}).get("matchLabels", {})
     c.check(
@@ -351,10 +649,21 @@ def check_dockerfile(c):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument(
+        "--write-prometheusrule",
+        action="store_true",
+        help="regenerate deploy/k8s/prometheusrule.yaml from the compose rules file first",
+    )
     args = parser.parse_args()
     c = Checker(os.path.abspath(args.root))
+    if args.write_prometheusrule:
+        with open(c.path(*PROMETHEUS_RULE), "w", encoding="utf-8") as f:
+            f.write(prometheusrule_text(c))
     check_compose(c)
+    check_cluster_profile(c)
     check_dashboard(c)
+    check_rules(c)
+    check_dashboard_queries(c)
     check_k8s(c)
     check_dockerfile(c)
     for error in c.errors:
