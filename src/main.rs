@@ -41,8 +41,7 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "Exiting on error");
-            eprintln!("error: {e:#}");
+            telemetry.fatal(&format_args!("{e:#}"));
             ExitCode::FAILURE
         }
     };

@@ -1,6 +1,10 @@
 //! Logging and tracing set-up: one subscriber, pretty or JSON, filtered by `RUST_LOG`, and
 //! optionally OpenTelemetry trace export over OTLP/HTTP (`--otlp-endpoint`).
 //!
+//! Logs go to stderr: colour only when stderr is a terminal and `NO_COLOR` is unset or empty
+//! (<https://no-color.org>), so a file or a pipe gets plain text; JSON logs are one object per
+//! line and never coloured. The error that ends the process is reported once ([`Telemetry::fatal`]).
+//!
 //! Span names and fields are fixed so logs can be queried: `article` (id, subject, bytes,
 //! delivery, trace_id), `stage` (name), `publish` (subject). Per-article events are DEBUG,
 //! lifecycle events INFO.
@@ -12,6 +16,8 @@
 //! `article` span ([`continue_trace`]), and the `traceparent` lede puts on its outputs names the
 //! exported span, so a trace runs producer → lede → downstream consumer in the back end.
 
+use std::ffi::OsStr;
+use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -42,12 +48,24 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 static EXPORTING: AtomicBool = AtomicBool::new(false);
 
 /// What [`init`] set up; [`Telemetry::shutdown`] flushes exported spans before exit.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    format: LogFormat,
 }
 
 impl Telemetry {
+    /// Reports the error that ends the process, once: with JSON logs as one ERROR event (so
+    /// every stderr line stays a JSON object), otherwise as one `error: …` line. Both carry
+    /// the whole cause chain the caller formats into `error`.
+    pub fn fatal(&self, error: &dyn std::fmt::Display) {
+        if self.format == LogFormat::Json && tracing::enabled!(tracing::Level::ERROR) {
+            tracing::error!(error = %error, "Exiting on error");
+        } else {
+            eprintln!("error: {error}");
+        }
+    }
+
     /// Exports the spans still buffered (bounded by a timeout). Call it outside the runtime,
     /// after the work is done.
     pub fn shutdown(self) {
@@ -75,9 +93,14 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry,
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_span_events(FmtSpan::NONE);
+    let ansi = colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let fmt = match format {
-        LogFormat::Pretty => fmt.compact().with_filter(filter).boxed(),
+        LogFormat::Pretty => fmt.compact().with_ansi(ansi).with_filter(filter).boxed(),
         LogFormat::Json => fmt
+            .with_ansi(false)
             .json()
             .with_current_span(true)
             .with_span_list(true)
@@ -86,7 +109,10 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry,
     };
     let Some(endpoint) = otlp_endpoint.filter(|e| !e.trim().is_empty()) else {
         tracing_subscriber::registry().with(fmt).try_init()?;
-        return Ok(Telemetry::default());
+        return Ok(Telemetry {
+            provider: None,
+            format,
+        });
     };
     let provider = tracer_provider(endpoint)?;
     let tracer = provider.tracer("lede");
@@ -106,7 +132,14 @@ pub fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry,
     EXPORTING.store(true, Ordering::Release);
     Ok(Telemetry {
         provider: Some(provider),
+        format,
     })
+}
+
+/// Whether log lines get ANSI colour: only on a terminal, and not when `NO_COLOR` is set to
+/// anything but the empty string.
+fn colour(stderr_is_terminal: bool, no_color: Option<&OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(OsStr::is_empty)
 }
 
 fn tracer_provider(endpoint: &str) -> Result<SdkTracerProvider, InitError> {
@@ -168,4 +201,21 @@ fn exported_context(span: &tracing::Span, parent: Option<TraceParent>) -> Option
         span_id: own.span_id().to_bytes(),
         flags: own.trace_flags().to_u8(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(
+            colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(!colour(false, None), "a file or a pipe gets no escapes");
+        assert!(!colour(false, Some(OsStr::new("1"))));
+    }
 }

@@ -1,8 +1,10 @@
-//! The deployment files, checked offline: docker-compose.yml with `docker-compose config -q`,
-//! the Kubernetes manifests against the Kubernetes and KEDA schemas, the dashboard against the
-//! metrics lede exports (all by `scripts/validate-deploy.py`), and the production stream and
-//! consumer configs (deploy/k8s/nats/) against a real nats-server and a worker that binds to
-//! them with `--ensure-streams=false`.
+//! The deployment files, checked offline: docker-compose.yml with `docker-compose config -q`
+//! (with and without the `cluster` profile), the Kubernetes manifests against the Kubernetes,
+//! KEDA and Prometheus Operator schemas, the dashboard against the metrics lede exports, the
+//! alerting rules and every dashboard query by `promtool` unit tests (all by
+//! `scripts/validate-deploy.py`), and the production stream and consumer configs
+//! (deploy/k8s/nats/) against a real nats-server and a worker that binds to them with
+//! `--ensure-streams=false`, on one server and, as R3 streams, on a 3-node cluster.
 
 mod common;
 
@@ -27,7 +29,7 @@ fn validate(root: &Path) -> Output {
         out.status.code(),
         Some(3),
         "a validation tool is missing: {}\n(`make setup` / scripts/setup.sh installs \
-         docker-compose and kubernetes-validate)",
+         docker-compose, prometheus's promtool and kubernetes-validate)",
         String::from_utf8_lossy(&out.stderr)
     );
     out
@@ -103,6 +105,30 @@ fn the_validator_catches_a_misnamed_consumer_short_grace_periods_and_unknown_fie
         "lede_dlq_published_total",
         "lede_dead_letters_total",
     );
+    // A rate() window no scrape interval fills.
+    edit(
+        &root.join("deploy/grafana/dashboards/lede.json"),
+        "rate(lede_articles_enriched_total[1m])",
+        "rate(lede_articles_enriched_total[10s])",
+    );
+    // An alert that no longer fires when its test says it must (and a stale operator copy).
+    edit(
+        &root.join("deploy/prometheus/rules/lede.rules.yml"),
+        "max(lede_consumer_pending) > 2048",
+        "max(lede_consumer_pending) > 99999",
+    );
+    // KEDA on the client Service of a clustered NATS cannot reach the consumer's leader.
+    edit(
+        &k8s.join("scaledobject.yaml"),
+        "nats-headless.nats.svc.cluster.local:8222",
+        "nats.nats.svc.cluster.local:8222",
+    );
+    // A cluster node that does not route to all the others.
+    edit(
+        &root.join("docker-compose.yml"),
+        "\"--routes\", \"nats://nats-1:6222,nats://nats-2:6222\"",
+        "\"--routes\", \"nats://nats-1:6222\"",
+    );
     let out = validate(root);
     let report = text(&out);
     assert_eq!(out.status.code(), Some(1), "{report}");
@@ -112,10 +138,19 @@ fn the_validator_catches_a_misnamed_consumer_short_grace_periods_and_unknown_fie
         "'hostNetwrk' was unexpected",
         "stop_grace_period 15.0s is not above LEDE_SHUTDOWN_TIMEOUT 20.0s",
         "queries lede_dead_letters_total, which lede does not export",
+        "panel 'DLQ rate by kind': sum by (kind) (rate(lede_dead_letters_total[5m])) returns no \
+         non-zero sample",
+        "panel 'Throughput': sum(rate(lede_articles_enriched_total[10s])) returns no non-zero \
+         sample",
+        "promtool test rules: ",
+        "alertname: LedeBacklogGrowingAtMaxReplicas, time: 30m",
+        "deploy/k8s/prometheusrule.yaml differs from deploy/prometheus/rules/lede.rules.yml",
+        "it must be the headless Service 'nats-headless.nats.svc.cluster.local'",
+        "nats-3 routes to ['nats-1'], not to every other node",
     ] {
         assert!(report.contains(expected), "{expected:?} not in\n{report}");
     }
-    assert!(report.contains(" 5 failed"), "{report}");
+    assert!(report.contains(" 11 failed"), "{report}");
 }
 
 fn nats_config<T: serde::de::DeserializeOwned>(file: &str) -> T {
@@ -252,6 +287,178 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
     publish(&pjs, vec![article("prov", "Provisioned.")]).await;
     wait_for_messages(&pjs, "ARTICLES_ENRICHED", 1).await;
     wait_consumer_idle(&pjs).await;
+    worker.kill().ok();
+    worker.wait().ok();
+}
+
+/// A 3-node JetStream cluster on loopback (routes between all three), killed on drop.
+struct Cluster {
+    nodes: Vec<std::process::Child>,
+    ports: Vec<u16>,
+    _stores: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let monitors: Vec<u16> = (0..3).map(|_| free_port()).collect();
+        let all_routes = routes
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            ports: ports.clone(),
+            _stores: Vec::new(),
+        };
+        for i in 0..3 {
+            let store = tempfile::tempdir().expect("test set-up");
+            let child = Command::new(server_binary())
+                .args(["-a", "127.0.0.1", "-js", "-sd"])
+                .arg(store.path())
+                .args(["-p", &ports[i].to_string(), "-m", &monitors[i].to_string()])
+                .args(["--name", &format!("n{i}"), "--cluster_name", "lede"])
+                .args(["--cluster", &format!("nats://127.0.0.1:{}", routes[i])])
+                .args(["--routes", &all_routes])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("cannot start nats-server");
+            cluster.nodes.push(child);
+            cluster._stores.push(store);
+        }
+        cluster
+    }
+
+    fn urls(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            let _ = node.kill();
+            let _ = node.wait();
+        }
+    }
+}
+
+/// Runs deploy/k8s/nats/provision.sh with a `nats` CLI stand-in that records the configs it is
+/// given (`stream info`/`consumer info` find nothing, so everything is added); returns the
+/// script's output and the directory of recorded configs.
+fn provision_script(replicas: &str) -> (Output, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("test set-up");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("test set-up");
+    let fake = bin.join("nats");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n\
+         # nats stream add NAME --config FILE | nats consumer add STREAM NAME --config FILE\n\
+         case \"$1 $2\" in\n\
+           'stream info'|'consumer info') exit 1 ;;\n\
+           'stream add') cp \"$5\" \"$RECORD/stream-$3.json\" ;;\n\
+           'consumer add') cp \"$6\" \"$RECORD/consumer-$4.json\" ;;\n\
+           *) echo \"unexpected: $*\" >&2; exit 2 ;;\n\
+         esac\n",
+    )
+    .expect("test set-up");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("test set-up");
+    let record = dir.path().join("record");
+    std::fs::create_dir_all(&record).expect("test set-up");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .arg(Path::new(ROOT).join("deploy/k8s/nats/provision.sh"))
+        .env("PATH", path)
+        .env("NATS_URL", "nats://unused:4222")
+        .env("NATS_STREAM_REPLICAS", replicas)
+        .env("RECORD", &record)
+        .output()
+        .expect("cannot run sh");
+    (out, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_provisioning_files_make_r3_streams_on_a_three_node_cluster_and_a_worker_runs_on_it() {
+    let (out, _dir) = provision_script("2");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("NATS_STREAM_REPLICAS=2; use 1, 3 or 5"),
+        "{}",
+        text(&out)
+    );
+
+    // What the provisioning script hands the nats CLI with NATS_STREAM_REPLICAS=3...
+    let (out, dir) = provision_script("3");
+    assert!(out.status.success(), "{}", text(&out));
+    let recorded = |file: &str| -> String {
+        std::fs::read_to_string(dir.path().join("record").join(file))
+            .unwrap_or_else(|e| panic!("provision.sh did not add {file}: {e}"))
+    };
+    // ...created on a real 3-node cluster.
+    let cluster = Cluster::start();
+    let client = tokio::time::timeout(WAIT, async_nats::connect(cluster.urls()))
+        .await
+        .expect("connect timed out")
+        .expect("connect failed");
+    let js = jetstream::new(client);
+    for name in ["ARTICLES", "ARTICLES_ENRICHED", "ARTICLES_DLQ"] {
+        let config: stream::Config =
+            serde_json::from_str(&recorded(&format!("stream-{name}.json"))).expect("test set-up");
+        assert_eq!(config.num_replicas, 3, "{name}");
+        // The cluster elects its meta leader and sees its peers within a few seconds.
+        let deadline = std::time::Instant::now() + WAIT;
+        let mut created = loop {
+            match js.create_stream(config.clone()).await {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("creating {name} on the cluster: {e}"),
+            }
+        };
+        let info = created.info().await.expect("stream info");
+        let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+        assert_eq!(
+            (info.config.num_replicas, peers),
+            (3, 2),
+            "{name}: R3, a leader and two replicas"
+        );
+    }
+    let config: consumer::pull::Config =
+        serde_json::from_str(&recorded("consumer-lede.json")).expect("test set-up");
+    let mut created = js
+        .get_stream("ARTICLES")
+        .await
+        .expect("test set-up")
+        .create_consumer(config)
+        .await
+        .expect("creating the consumer");
+    let info = created.info().await.expect("consumer info");
+    assert_eq!(
+        info.cluster.as_ref().map_or(0, |c| c.replicas.len()),
+        2,
+        "the consumer follows its stream's R3"
+    );
+
+    // A worker given every server binds to the provisioned consumer and enriches.
+    let mut worker =
+        spawn_lede_worker(&cluster.urls(), &["--ensure-streams=false", "--stages", ""]);
+    publish(&js, vec![article("r3", "Replicated.")]).await;
+    wait_for_messages(&js, "ARTICLES_ENRICHED", 1).await;
+    wait_consumer_idle(&js).await;
     worker.kill().ok();
     worker.wait().ok();
 }
