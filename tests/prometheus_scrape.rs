@@ -193,15 +193,15 @@ fn now() -> f64 {
 
 /// Percent-encodes a query parameter.
 fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let mut out = String::with_capacity(value.len() * 3);
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The expressions of the dashboard panel whose title starts with `title`.
@@ -249,9 +249,12 @@ fn a_real_prometheus_scrapes_a_worker_and_the_dashboard_queries_answer_non_zero(
         .await;
         js
     });
+    let model = model_dir();
     let mut worker = spawn_lede_worker(
         &url,
         &[
+            "--model",
+            model.to_str().expect("test set-up"),
             "--http-addr",
             &format!("127.0.0.1:{http}"),
             "--stages",
