@@ -17,7 +17,7 @@
   the PrometheusRule of deploy/k8s/ holds exactly the groups of the compose rules file.
 - docker-compose.yml's `cluster` profile (`docker-compose --profile cluster config -q`): three
   JetStream nodes routed to each other, each with its own volume, R3 provisioning from the same
-  deploy/k8s/nats/ files, workers connecting to every node.
+  deploy/k8s/nats/ files, workers on a cluster node after provisioning.
 - deploy/Dockerfile: multi-stage, model fetched with the pinned script, non-root, HEALTHCHECK.
 
 Usage: scripts/validate-deploy.py [--root DIR] [--write-prometheusrule]. Exit 0 when valid, 1
@@ -416,8 +416,13 @@ def check_cluster_profile(c):
         urls = str(workers[0]["environment"]["LEDE_NATS_URL"])
         hosts = {re.sub(r"^nats://", "", u).split(":")[0] for u in urls.split(",")}
         c.check(
-            set(nodes) <= hosts,
-            f"compose: the cluster workers connect to {sorted(hosts)}, not to every node",
+            hosts <= set(nodes),
+            f"compose: the cluster workers connect to {sorted(hosts)}, not to cluster nodes",
+        )
+        provisioner = [n for n, s in cluster.items() if s is (provisioners or [None])[0]]
+        c.check(
+            set(provisioner) <= set(workers[0].get("depends_on", {})),
+            "compose: the cluster workers do not wait for the cluster's provisioning",
         )
 
 
