@@ -428,13 +428,20 @@ async fn the_provisioning_files_make_r3_streams_on_a_three_node_cluster_and_a_wo
                 Err(e) => panic!("creating {name} on the cluster: {e}"),
             }
         };
-        let info = created.info().await.expect("stream info");
-        let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
-        assert_eq!(
-            (info.config.num_replicas, peers),
-            (3, 2),
-            "{name}: R3, a leader and two replicas"
-        );
+        // A leader and two replicas, once the peers report.
+        loop {
+            let info = created.info().await.expect("stream info");
+            let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+            assert_eq!(info.config.num_replicas, 3, "{name}");
+            if peers == 2 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name}: {peers} replicas besides the leader, expected 2: {info:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
     let config: consumer::pull::Config =
         serde_json::from_str(&recorded("consumer-lede.json")).expect("test set-up");
@@ -445,12 +452,20 @@ async fn the_provisioning_files_make_r3_streams_on_a_three_node_cluster_and_a_wo
         .create_consumer(config)
         .await
         .expect("creating the consumer");
-    let info = created.info().await.expect("consumer info");
-    assert_eq!(
-        info.cluster.as_ref().map_or(0, |c| c.replicas.len()),
-        2,
-        "the consumer follows its stream's R3"
-    );
+    // The consumer follows its stream's R3.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let info = created.info().await.expect("consumer info");
+        let peers = info.cluster.as_ref().map_or(0, |c| c.replicas.len());
+        if peers == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumer lede: {peers} replicas besides the leader, expected 2: {info:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     // A worker seeded with one server binds to the provisioned consumer and enriches.
     let mut worker = spawn_lede_worker(
