@@ -1,7 +1,7 @@
 # lede — the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: setup demo test lint bench-transport fuzz
+.PHONY: setup demo test lint bench-transport bench-memory fuzz
 
 ## Installs nats-server and the spaCy model if missing.
 setup:
@@ -29,6 +29,13 @@ lint:
 bench-transport: setup
 	$(CARGO) build --release --locked
 	./scripts/bench-transport.sh
+
+## Peak RSS (VmHWM) of a worker draining a 3,000-article news burst and of one 4 MiB article
+## (worker and `lede process`), and `lede process` articles/s at --threads 1 and 2
+## (BEFORE=path/to/lede compares another binary side by side). Prints README's tables.
+bench-memory: setup
+	$(CARGO) build --release --locked
+	./scripts/bench-memory.py $(if $(BEFORE),--before $(BEFORE)) $(BENCH_MEMORY_ARGS)
 
 ## Fuzzes the record decoder and the whole per-message function, FUZZ_SECONDS each (default 60).
 FUZZ_SECONDS ?= 60

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use rayon::prelude::*;
+use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BenchArgs, NatsArgs};
-use crate::enrich::enrich_payload;
 use crate::pipeline::Pipeline;
+use crate::runner::Runner;
 use crate::transport::jetstream::{Stats, WorkerSettings};
 use crate::transport::{self, ConsumerSettings, TransportError};
 
@@ -99,17 +99,16 @@ pub async fn run(
         seconds,
     });
 
-    let started = Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
+    let runner = Runner::start(pipeline, threads, usize::MAX)
         .map_err(|e| TransportError::Setup(e.to_string()))?;
-    let enriched = pool.install(|| {
+    let started = Instant::now();
+    let outcomes = futures::future::join_all(
         articles
-            .par_iter()
-            .filter(|a| enrich_payload(&pipeline, a, usize::MAX).is_ok())
-            .count()
-    });
+            .iter()
+            .map(|a| runner.submit(Bytes::from(a.clone()))),
+    )
+    .await;
+    let enriched = outcomes.iter().filter(|o| o.is_ok()).count();
     rows.push(Row {
         name: format!("lede process, stages {names}"),
         articles: enriched,

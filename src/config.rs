@@ -48,6 +48,9 @@ pub const DEFAULT_ENTITY_SENTENCE_BOUNDS: bool = true;
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Time budget of one article through every stage.
 pub const DEFAULT_DEADLINE: &str = "60s";
+/// Most tokens one article may have; more is dead-lettered as `too_large` (README "Hostile
+/// input and limits" gives the memory this bounds).
+pub const DEFAULT_MAX_TOKENS: usize = 1_000_000;
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -125,6 +128,10 @@ pub struct PipelineArgs {
     /// `deadline_exceeded` (checked between stages; `0s`: none).
     #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
     pub deadline: Duration,
+    /// Most tokens an article may have: one with more is dead-lettered as `too_large` (the
+    /// memory of an article grows with its tokens; `0`: no limit).
+    #[arg(long, env = "LEDE_MAX_TOKENS", default_value_t = DEFAULT_MAX_TOKENS)]
+    pub max_tokens: usize,
 }
 
 fn default_stages() -> Vec<String> {
@@ -155,6 +162,7 @@ impl PipelineArgs {
             source_offsets: self.source_offsets,
             delay: self.delay,
             deadline: Some(self.deadline).filter(|d| !d.is_zero()),
+            max_tokens: Some(self.max_tokens).filter(|n| *n > 0),
         }
     }
 }

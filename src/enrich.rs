@@ -1,9 +1,17 @@
-//! The per-message logic: payload bytes in, an encoded record or a typed rejection out.
+//! The per-message path: payload bytes → decode → run the stages → encode → record or rejection.
 //!
-//! Both transports and `lede process` call [`enrich_payload`]; it is tested without a broker.
+//! [`enrich_payload`] is the one function every way in shares: the runner's pool threads
+//! ([`crate::runner`]) call it for the JetStream worker, the queue-group transport and
+//! `lede process` alike, and it is tested without a broker. It is also the one place that
+//! knows both sides: [`crate::record`] (the wire formats) and [`crate::pipeline`] (the
+//! working [`Document`]) do not import each other; [`document`] and [`encode`] translate.
 
-use crate::pipeline::{Label, Pipeline, PipelineError, StageTiming};
-use crate::record::{DecodeError, RawArticle};
+use crate::pipeline::{Document, Label, Pipeline, PipelineError, StageError, StageTiming};
+use crate::record::{
+    CharOffsets, ClusterOut, DecodeError, ENRICHED_SCHEMA, EnrichedArticle, EntityOut, Parts,
+    Processing, RawArticle, RemovedOut, SentenceOut, SkippedOut, SourceOffsetOut, StageTimeOut,
+    TokenOut,
+};
 
 /// An article that went through the pipeline.
 #[derive(Debug, Clone)]
@@ -45,6 +53,10 @@ impl From<DecodeError> for Rejection {
 impl Rejection {
     fn from_pipeline(id: &str, e: &PipelineError) -> Self {
         let kind = match e {
+            PipelineError::Stage {
+                source: StageError::TooLarge(_),
+                ..
+            } => "too_large",
             PipelineError::Stage { .. } => "stage_failed",
             PipelineError::NoText => "no_text",
             PipelineError::Panic { .. } => "panic",
@@ -67,32 +79,21 @@ pub fn enrich_payload(
     payload: &[u8],
     max_bytes: usize,
 ) -> Result<Enriched, Rejection> {
-    let raw = RawArticle::decode(payload, max_bytes)?;
+    let mut raw = RawArticle::decode(payload, max_bytes)?;
     tracing::Span::current().record("id", raw.id.as_str());
-    let record = pipeline
-        .enrich(&raw)
+    let finished = pipeline
+        .enrich(document(&mut raw))
         .map_err(|e| Rejection::from_pipeline(&raw.id, &e))?;
-    // Read back from the record rather than re-run: the stage names are the pipeline's own
-    // `&'static str`s, so recording a histogram allocates nothing.
-    let names = pipeline.names();
-    let timings = record
-        .processing
-        .stages
-        .iter()
-        .filter_map(|t| {
-            let stage = names.iter().find(|n| **n == t.stage)?;
-            Some(StageTiming {
-                stage,
-                micros: t.micros,
-            })
-        })
-        .collect();
-    let entity_labels = record
-        .entities
-        .iter()
-        .flatten()
-        .filter_map(|e| Label::parse(&e.label))
-        .collect();
+    let (doc, timings) = (finished.doc, finished.timings);
+    let entity_labels = doc.entities.iter().map(|e| e.label).collect();
+    let record = encode(
+        &doc,
+        &raw,
+        parts(pipeline),
+        pipeline.model_id().as_deref(),
+        &timings,
+    );
+    drop(doc);
     let record = serde_json::to_vec(&record).map_err(|e| Rejection {
         id: Some(raw.id.clone()),
         kind: "encode",
@@ -104,4 +105,205 @@ pub fn enrich_payload(
         timings,
         entity_labels,
     })
+}
+
+/// Starts the working document of a decoded article. The text and HTML are moved out of
+/// `raw` (the record needs only its pass-through fields), so a long article is not copied.
+pub fn document(raw: &mut RawArticle) -> Document {
+    Document {
+        id: raw.id.clone(),
+        text: raw.text.take().unwrap_or_default(),
+        html: raw.html.take(),
+        title: raw.title.clone(),
+        published_at: raw.published_at.clone(),
+        url: raw.url.clone(),
+        lang: raw.lang.clone(),
+        ..Document::default()
+    }
+}
+
+/// Which optional parts of the record `pipeline` fills.
+pub fn parts(pipeline: &Pipeline) -> Parts {
+    Parts {
+        cleaned: pipeline.has("clean"),
+        segmented: pipeline.has("segment"),
+        tokens: pipeline.tokens_in_record() && pipeline.has("segment"),
+        entities: pipeline.has("entities"),
+    }
+}
+
+/// Builds the record of a finished document, converting its byte spans to code points.
+pub fn encode(
+    doc: &Document,
+    raw: &RawArticle,
+    parts: Parts,
+    model: Option<&str>,
+    timings: &[StageTiming],
+) -> EnrichedArticle {
+    let offsets = CharOffsets::new(&doc.text);
+    // A stage that skipped the article (an unsupported language) leaves its fields absent,
+    // not empty: "not run" is not "found nothing". Its reason is in `skipped`.
+    let ran = |stage: &str| !doc.skipped.iter().any(|s| s.stage == stage);
+    let with_entities = parts.entities && ran("entities");
+    let entities = with_entities.then(|| {
+        doc.entities
+            .iter()
+            .map(|e| {
+                let span = offsets.span(e.span.start, e.span.end);
+                EntityOut {
+                    text: doc.slice(e.span).to_owned(),
+                    label: e.label.as_str().to_owned(),
+                    start: span.start,
+                    end: span.end,
+                    sentence: e.sentence,
+                    cluster: e.cluster,
+                    title: e.title.clone(),
+                    model_label: e.model_label.map(|l| l.as_str().to_owned()),
+                }
+            })
+            .collect()
+    });
+    let clusters = with_entities.then(|| {
+        doc.clusters
+            .iter()
+            .enumerate()
+            .map(|(id, c)| ClusterOut {
+                id,
+                label: c.label.as_str().to_owned(),
+                name: c.name.clone(),
+                mentions: c.mentions.clone(),
+            })
+            .collect()
+    });
+    EnrichedArticle {
+        schema: ENRICHED_SCHEMA.to_owned(),
+        id: doc.id.clone(),
+        url: doc.url.clone(),
+        source: raw.source.clone(),
+        title: doc.title.clone(),
+        byline: doc.byline.clone(),
+        published_at: doc.published_at.clone(),
+        lang: doc.lang.clone(),
+        lang_confidence: doc.lang_confidence,
+        meta: raw.meta.clone(),
+        text: doc.text.clone(),
+        removed: parts.cleaned.then(|| {
+            doc.removed
+                .iter()
+                .map(|r| RemovedOut {
+                    kind: r.kind.to_owned(),
+                    text: r.text.clone(),
+                })
+                .collect()
+        }),
+        dateline: doc.dateline.map(|d| offsets.span(d.start, d.end)),
+        source_offsets: doc.source_map.as_ref().map(|map| {
+            map.alignments()
+                .iter()
+                .map(|a| SourceOffsetOut {
+                    start: offsets.char_of(a.text.start),
+                    end: offsets.char_of(a.text.end),
+                    source_start: a.source_char_start,
+                    source_end: a.source_char_end,
+                    verbatim: a.verbatim,
+                })
+                .collect()
+        }),
+        paragraphs: parts.segmented.then(|| {
+            doc.paragraphs
+                .iter()
+                .map(|p| offsets.span(p.start, p.end))
+                .collect()
+        }),
+        sentences: parts.segmented.then(|| {
+            doc.sentences
+                .iter()
+                .map(|s| {
+                    let span = offsets.span(s.span.start, s.span.end);
+                    SentenceOut {
+                        start: span.start,
+                        end: span.end,
+                        paragraph: s.paragraph,
+                    }
+                })
+                .collect()
+        }),
+        tokens: parts.tokens.then(|| {
+            doc.tokens
+                .iter()
+                .map(|t| {
+                    let span = offsets.span(t.span.start, t.span.end);
+                    TokenOut {
+                        start: span.start,
+                        end: span.end,
+                        ws: t.ws,
+                        norm: t.norm.as_deref().map(str::to_owned),
+                    }
+                })
+                .collect()
+        }),
+        entities,
+        clusters,
+        skipped: doc
+            .skipped
+            .iter()
+            .map(|s| SkippedOut {
+                stage: s.stage.to_owned(),
+                reason: s.reason.clone(),
+            })
+            .collect(),
+        processing: Processing {
+            lede_version: env!("CARGO_PKG_VERSION").to_owned(),
+            model: model.map(str::to_owned),
+            stages: timings
+                .iter()
+                .map(|t| StageTimeOut {
+                    stage: t.stage.to_owned(),
+                    micros: t.micros,
+                })
+                .collect(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Entity, Skip, Span};
+
+    #[test]
+    fn record_spans_slice_the_text_in_code_points() {
+        let raw = RawArticle::decode("Iran’s minister met Hatami in Baghdad.".as_bytes(), 1 << 20)
+            .unwrap();
+        let mut doc = document(&mut raw.clone());
+        let start = doc.text.find("Baghdad").unwrap();
+        doc.entities.push(Entity {
+            span: Span::new(start, start + "Baghdad".len()),
+            label: Label::Gpe,
+            model_label: None,
+            sentence: None,
+            cluster: None,
+            title: None,
+        });
+        let parts = Parts {
+            entities: true,
+            ..Parts::default()
+        };
+        let record = encode(&doc, &raw, parts, None, &[]);
+        let e = &record.entities.as_ref().unwrap()[0];
+        let chars: Vec<char> = record.text.chars().collect();
+        let sliced: String = chars[e.start..e.end].iter().collect();
+        assert_eq!(sliced, "Baghdad");
+        assert_eq!(e.text, "Baghdad");
+        assert!(record.paragraphs.is_none(), "segment did not run");
+        assert_eq!(record.schema, ENRICHED_SCHEMA);
+
+        doc.skipped.push(Skip {
+            stage: "entities",
+            reason: "language \"de\" is not supported by the entity model".into(),
+        });
+        let skipped = encode(&doc, &raw, parts, None, &[]);
+        assert!(skipped.entities.is_none() && skipped.clusters.is_none());
+        assert_eq!(skipped.skipped[0].stage, "entities");
+    }
 }

@@ -9,14 +9,16 @@
 //! NATS articles.raw ──► transport (JetStream pull consumer, ack after output stored)
 //!                         │  decode RawArticle (bad → DLQ + Term)
 //!                         ▼
-//!                  Pipeline (sync stages, run off the executor, span per stage)
+//!                  Runner: --threads stage threads, the only place stages run
+//!                  Pipeline (sync stages, span per stage, per-article deadline)
 //!                  clean ──► segment ──► entities
 //!                         │  encode EnrichedArticle
 //!                         ▼
 //!       articles.enriched (Nats-Msg-Id = article id)   articles.dlq (with Lede-Error)
 //! ```
 //!
-//! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`config`] (flags and env),
+//! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`enrich`] (the per-message
+//! path between them), [`runner`] (the fixed stage pool), [`config`] (flags and env),
 //! [`transport`] (NATS), [`security`] (NATS credentials and TLS), [`process`] (the embedded mode without a broker), [`telemetry`].
 
 pub mod bench;
@@ -30,6 +32,7 @@ pub mod model;
 pub mod pipeline;
 pub mod process;
 pub mod record;
+pub mod runner;
 pub mod security;
 pub mod telemetry;
 pub mod transport;

@@ -26,7 +26,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Stages run on the blocking pool: give its threads the stack hostile input may need.
+    // Stages run on the stage pool (`lede::runner`), never here; the blocking pool loads the
+    // model and reads files, and keeps the generous stack in case a parser there recurses.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_stack_size(lede::pipeline::STAGE_STACK_BYTES)
@@ -62,8 +63,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn build_pipeline(args: &PipelineArgs) -> anyhow::Result<Pipeline> {
-    pipeline::build(&args.stage_names(), &args.stage_options()).context("cannot build the pipeline")
+/// Builds the pipeline (loading the model) on the blocking pool, off the async executor.
+async fn build_pipeline(args: &PipelineArgs) -> anyhow::Result<Pipeline> {
+    let (names, options) = (args.stage_names(), args.stage_options());
+    tokio::task::spawn_blocking(move || pipeline::build(&names, &options))
+        .await
+        .context("the model-loading task failed")?
+        .context("cannot build the pipeline")
 }
 
 /// Cancels the token on SIGINT or SIGTERM.
@@ -86,7 +92,7 @@ fn shutdown_on_signal() -> anyhow::Result<CancellationToken> {
 
 async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     args.validate().context("invalid configuration")?;
-    let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
+    let pipeline = Arc::new(build_pipeline(&args.pipeline).await?);
     let shutdown = shutdown_on_signal()?;
     // Endpoints come up first, so liveness holds while the broker is still being reached.
     let health = Health::new();
@@ -159,9 +165,9 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         }
         TransportKind::Core => {
             tracing::info!(subject = %args.nats.input_subject, group = %args.queue_group, "Worker ready");
-            // `core::run` subscribes first thing; a failure there ends the process.
+            // `queue_group::run` subscribes first thing; a failure there ends the process.
             health.set_bound();
-            transport::core::run(
+            transport::queue_group::run(
                 client.clone(),
                 &args.nats.input_subject,
                 &args.queue_group,
@@ -227,14 +233,17 @@ async fn healthcheck(args: HealthcheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = build_pipeline(&args.pipeline)?;
+    let pipeline = Arc::new(build_pipeline(&args.pipeline).await?);
     let threads = args.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
+    anyhow::ensure!(threads > 0, "--threads (LEDE_THREADS) must be at least 1");
+    let runner = lede::runner::Runner::start(pipeline, threads, args.max_bytes)
+        .context("cannot start the stage pool")?;
     let summary = tokio::task::spawn_blocking(move || {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let summary = lede::process::run(&pipeline, &args.files, threads, args.max_bytes, &mut out);
+        let summary = lede::process::run(&runner, &args.files, &mut out);
         out.flush().map(|()| summary)
     })
     .await
@@ -285,7 +294,7 @@ async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
-    let pipeline = Arc::new(build_pipeline(&args.pipeline)?);
+    let pipeline = Arc::new(build_pipeline(&args.pipeline).await?);
     let corpus = match &args.corpus {
         Some(path) => {
             let files = vec![path.clone()];

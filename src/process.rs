@@ -1,21 +1,23 @@
 //! `lede process`: the embedded mode with no broker.
 //!
-//! Raw articles in (files or stdin), enriched JSONL out on stdout, in input order. Articles are
-//! processed in parallel on a rayon pool in chunks, so memory stays bounded on large inputs.
-//! Rejected articles are reported on stderr with their origin and reason.
+//! Raw articles in (files or stdin), enriched JSONL out on stdout, in input order. Articles go
+//! through the same stage pool and per-message path as the workers' ([`Runner`]: `--threads`
+//! threads, the `--deadline`), a bounded window of them at a time, so memory stays bounded on
+//! large inputs. Rejected articles are reported on stderr with their origin and reason.
 
+use std::collections::VecDeque;
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
+use bytes::Bytes;
 
-use crate::enrich::{Rejection, enrich_payload};
-use crate::input::{Payload, payloads};
-use crate::pipeline::Pipeline;
+use crate::enrich::Rejection;
+use crate::input::payloads;
+use crate::runner::{Runner, Ticket};
 
-/// Articles handed to the pool at once, per thread.
-const CHUNK_PER_THREAD: usize = 32;
+/// Articles queued or running at once, per pool thread (output waits for the oldest).
+const WINDOW_PER_THREAD: usize = 8;
 
 /// What a run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,76 +36,70 @@ pub enum ProcessError {
     /// Reading input or writing output failed.
     #[error("{0}")]
     Io(#[from] io::Error),
-    /// The thread pool could not be built.
-    #[error("cannot start {threads} threads: {message}")]
-    Pool {
-        /// Threads asked for.
-        threads: usize,
-        /// Why not.
-        message: String,
-    },
 }
 
-/// Enriches every payload of `files` (stdin when empty) into `out`, one JSON record per line.
+/// Enriches every payload of `files` (stdin when empty) into `out`, one JSON record per line,
+/// on `runner`'s threads. Blocks: call it from a thread of its own (`spawn_blocking`), never on
+/// the async executor.
 ///
 /// # Errors
 /// [`ProcessError`] on I/O failure; rejected articles are counted, not errors.
 pub fn run(
-    pipeline: &Pipeline,
+    runner: &Runner,
     files: &[PathBuf],
-    threads: usize,
-    max_bytes: usize,
     out: &mut dyn Write,
 ) -> Result<ProcessSummary, ProcessError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|i| format!("lede-process-{i}"))
-        .stack_size(crate::pipeline::STAGE_STACK_BYTES)
-        .build()
-        .map_err(|e| ProcessError::Pool {
-            threads,
-            message: e.to_string(),
-        })?;
     let progress = progress_bar();
     let started = Instant::now();
     let mut summary = ProcessSummary::default();
-    let mut input = payloads(files);
-    let chunk_len = CHUNK_PER_THREAD * threads.max(1);
-    loop {
-        let chunk: Vec<Payload> = input.by_ref().take(chunk_len).collect::<io::Result<_>>()?;
-        if chunk.is_empty() {
-            break;
-        }
-        let results: Vec<Result<Vec<u8>, Rejection>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|p| enrich_payload(pipeline, &p.bytes, max_bytes).map(|e| e.record))
-                .collect()
-        });
-        for (payload, result) in chunk.iter().zip(results) {
-            match result {
-                Ok(record) => {
-                    out.write_all(&record)?;
-                    out.write_all(b"\n")?;
-                    summary.enriched += 1;
-                }
-                Err(rejection) => {
-                    summary.rejected += 1;
-                    progress.suspend(|| {
-                        eprintln!(
-                            "{}: rejected ({}): {}",
-                            payload.origin, rejection.kind, rejection.message
-                        );
-                    });
-                }
+    let window = WINDOW_PER_THREAD * runner.threads();
+    let mut pending: VecDeque<(String, Result<Ticket, Rejection>)> =
+        VecDeque::with_capacity(window);
+    for payload in payloads(files) {
+        let payload = payload?;
+        let ticket = runner.enqueue_blocking(Bytes::from(payload.bytes));
+        pending.push_back((payload.origin, ticket));
+        if pending.len() >= window {
+            if let Some((origin, ticket)) = pending.pop_front() {
+                write_one(&origin, ticket, out, &mut summary, &progress)?;
             }
         }
-        progress.inc(chunk.len() as u64);
+    }
+    while let Some((origin, ticket)) = pending.pop_front() {
+        write_one(&origin, ticket, out, &mut summary, &progress)?;
     }
     out.flush()?;
     progress.finish_and_clear();
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// Waits for the oldest article and writes its record, or reports its rejection.
+fn write_one(
+    origin: &str,
+    ticket: Result<Ticket, Rejection>,
+    out: &mut dyn Write,
+    summary: &mut ProcessSummary,
+    progress: &indicatif::ProgressBar,
+) -> io::Result<()> {
+    match ticket.and_then(Ticket::wait) {
+        Ok(enriched) => {
+            out.write_all(&enriched.record)?;
+            out.write_all(b"\n")?;
+            summary.enriched += 1;
+        }
+        Err(rejection) => {
+            summary.rejected += 1;
+            progress.suspend(|| {
+                eprintln!(
+                    "{origin}: rejected ({}): {}",
+                    rejection.kind, rejection.message
+                );
+            });
+        }
+    }
+    progress.inc(1);
+    Ok(())
 }
 
 /// A spinner with count and rate on stderr, hidden when stderr is not a terminal.

@@ -1,15 +1,14 @@
 //! The wire formats: [`RawArticle`] in, [`EnrichedArticle`] out.
 //!
 //! Decoding is a plain function over bytes ([`RawArticle::decode`]) so that every rule about bad
-//! input is tested without a broker. Encoding ([`EnrichedArticle::from_document`]) is the one
-//! place where the byte spans of a [`Document`] become the **Unicode code-point offsets** of the
-//! output contract (what Python string slicing and spaCy's `start_char` use).
+//! input is tested without a broker. [`CharOffsets`] turns byte offsets into the **Unicode
+//! code-point offsets** of the output contract (what Python string slicing and spaCy's
+//! `start_char` use); filling a record from a finished document is [`crate::enrich::encode`],
+//! so this module knows nothing of stages.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-use crate::pipeline::{Document, StageTiming};
 
 /// The `schema` value of every enriched record.
 pub const ENRICHED_SCHEMA: &str = "lede.enriched/1";
@@ -413,143 +412,11 @@ impl CharOffsets {
         }
     }
 
-    fn span(&self, span: crate::pipeline::Span) -> CharSpan {
+    /// The code-point span of the byte range `start..end`.
+    pub fn span(&self, start: usize, end: usize) -> CharSpan {
         CharSpan {
-            start: self.char_of(span.start),
-            end: self.char_of(span.end),
-        }
-    }
-}
-
-impl EnrichedArticle {
-    /// Builds the record from a processed document, converting spans to code points.
-    pub fn from_document(
-        doc: &Document,
-        raw: &RawArticle,
-        parts: Parts,
-        model: Option<&str>,
-        timings: &[StageTiming],
-    ) -> Self {
-        let offsets = CharOffsets::new(&doc.text);
-        // A stage that skipped the article (an unsupported language) leaves its fields absent,
-        // not empty: "not run" is not "found nothing". Its reason is in `skipped`.
-        let ran = |stage: &str| !doc.skipped.iter().any(|s| s.stage == stage);
-        let with_entities = parts.entities && ran("entities");
-        let entities = with_entities.then(|| {
-            doc.entities
-                .iter()
-                .map(|e| {
-                    let span = offsets.span(e.span);
-                    EntityOut {
-                        text: doc.slice(e.span).to_owned(),
-                        label: e.label.as_str().to_owned(),
-                        start: span.start,
-                        end: span.end,
-                        sentence: e.sentence,
-                        cluster: e.cluster,
-                        title: e.title.clone(),
-                        model_label: e.model_label.map(|l| l.as_str().to_owned()),
-                    }
-                })
-                .collect()
-        });
-        let clusters = with_entities.then(|| {
-            doc.clusters
-                .iter()
-                .enumerate()
-                .map(|(id, c)| ClusterOut {
-                    id,
-                    label: c.label.as_str().to_owned(),
-                    name: c.name.clone(),
-                    mentions: c.mentions.clone(),
-                })
-                .collect()
-        });
-        Self {
-            schema: ENRICHED_SCHEMA.to_owned(),
-            id: doc.id.clone(),
-            url: doc.url.clone(),
-            source: raw.source.clone(),
-            title: doc.title.clone(),
-            byline: doc.byline.clone(),
-            published_at: doc.published_at.clone(),
-            lang: doc.lang.clone(),
-            lang_confidence: doc.lang_confidence,
-            meta: raw.meta.clone(),
-            text: doc.text.clone(),
-            removed: parts.cleaned.then(|| {
-                doc.removed
-                    .iter()
-                    .map(|r| RemovedOut {
-                        kind: r.kind.to_owned(),
-                        text: r.text.clone(),
-                    })
-                    .collect()
-            }),
-            dateline: doc.dateline.map(|d| offsets.span(d)),
-            source_offsets: doc.source_map.as_ref().map(|map| {
-                map.alignments()
-                    .iter()
-                    .map(|a| SourceOffsetOut {
-                        start: offsets.char_of(a.text.start),
-                        end: offsets.char_of(a.text.end),
-                        source_start: a.source_char_start,
-                        source_end: a.source_char_end,
-                        verbatim: a.verbatim,
-                    })
-                    .collect()
-            }),
-            paragraphs: parts
-                .segmented
-                .then(|| doc.paragraphs.iter().map(|p| offsets.span(*p)).collect()),
-            sentences: parts.segmented.then(|| {
-                doc.sentences
-                    .iter()
-                    .map(|s| {
-                        let span = offsets.span(s.span);
-                        SentenceOut {
-                            start: span.start,
-                            end: span.end,
-                            paragraph: s.paragraph,
-                        }
-                    })
-                    .collect()
-            }),
-            tokens: parts.tokens.then(|| {
-                doc.tokens
-                    .iter()
-                    .map(|t| {
-                        let span = offsets.span(t.span);
-                        TokenOut {
-                            start: span.start,
-                            end: span.end,
-                            ws: t.ws,
-                            norm: t.norm.as_deref().map(str::to_owned),
-                        }
-                    })
-                    .collect()
-            }),
-            entities,
-            clusters,
-            skipped: doc
-                .skipped
-                .iter()
-                .map(|s| SkippedOut {
-                    stage: s.stage.to_owned(),
-                    reason: s.reason.clone(),
-                })
-                .collect(),
-            processing: Processing {
-                lede_version: env!("CARGO_PKG_VERSION").to_owned(),
-                model: model.map(str::to_owned),
-                stages: timings
-                    .iter()
-                    .map(|t| StageTimeOut {
-                        stage: t.stage.to_owned(),
-                        micros: t.micros,
-                    })
-                    .collect(),
-            },
+            start: self.char_of(start),
+            end: self.char_of(end),
         }
     }
 }
@@ -557,7 +424,6 @@ impl EnrichedArticle {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Document, Entity, Label, Span};
 
     const MAX: usize = 1 << 20;
 
@@ -643,41 +509,5 @@ mod tests {
         assert_eq!(offsets.char_of(text.len()), text.chars().count());
         let ascii = CharOffsets::new("plain");
         assert_eq!(ascii.char_of(3), 3);
-    }
-
-    #[test]
-    fn record_spans_slice_the_text_in_code_points() {
-        let raw =
-            RawArticle::decode("Iran’s minister met Hatami in Baghdad.".as_bytes(), MAX).unwrap();
-        let mut doc = Document::from_raw(&raw);
-        let start = doc.text.find("Baghdad").unwrap();
-        doc.entities.push(Entity {
-            span: Span::new(start, start + "Baghdad".len()),
-            label: Label::Gpe,
-            model_label: None,
-            sentence: None,
-            cluster: None,
-            title: None,
-        });
-        let parts = Parts {
-            entities: true,
-            ..Parts::default()
-        };
-        let record = EnrichedArticle::from_document(&doc, &raw, parts, None, &[]);
-        let e = &record.entities.as_ref().unwrap()[0];
-        let chars: Vec<char> = record.text.chars().collect();
-        let sliced: String = chars[e.start..e.end].iter().collect();
-        assert_eq!(sliced, "Baghdad");
-        assert_eq!(e.text, "Baghdad");
-        assert!(record.paragraphs.is_none(), "segment did not run");
-        assert_eq!(record.schema, ENRICHED_SCHEMA);
-
-        doc.skipped.push(crate::pipeline::Skip {
-            stage: "entities",
-            reason: "language \"de\" is not supported by the entity model".into(),
-        });
-        let skipped = EnrichedArticle::from_document(&doc, &raw, parts, None, &[]);
-        assert!(skipped.entities.is_none() && skipped.clusters.is_none());
-        assert_eq!(skipped.skipped[0].stage, "entities");
     }
 }

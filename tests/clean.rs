@@ -2,7 +2,7 @@
 
 use lede::pipeline::clean::{Clean, PARAGRAPH_BREAK};
 use lede::pipeline::{Document, Span, Stage, StageOptions};
-use lede::record::{EnrichedArticle, Parts, RawArticle};
+use lede::record::{Parts, RawArticle};
 use proptest::prelude::*;
 use std::sync::LazyLock;
 
@@ -95,7 +95,7 @@ fn seed_paragraphs_map_back_to_their_source_lines() {
     }
     // The record carries the same map in code points.
     let raw = RawArticle::decode(SEED.as_bytes(), 1 << 20).unwrap();
-    let record = EnrichedArticle::from_document(&doc, &raw, Parts::default(), None, &[]);
+    let record = lede::enrich::encode(&doc, &raw, Parts::default(), None, &[]);
     let offsets = record.source_offsets.expect("source_offsets in the record");
     let text: Vec<char> = record.text.chars().collect();
     let source: Vec<char> = SEED.chars().collect();
@@ -266,8 +266,9 @@ fn dev_html_pages_produce_text_language_and_a_competitive_score() {
 fn the_pipeline_registers_clean_first() {
     assert_eq!(lede::pipeline::STAGE_NAMES.first(), Some(&"clean"));
     let pipeline = lede::pipeline::build(&["clean".to_owned()], &StageOptions::default()).unwrap();
-    let raw = RawArticle::decode(br#"{"html":"<p>Short page.</p>"}"#, 1 << 20).unwrap();
-    let record = pipeline.enrich(&raw).unwrap();
+    let out = lede::enrich::enrich_payload(&pipeline, br#"{"html":"<p>Short page.</p>"}"#, 1 << 20)
+        .unwrap();
+    let record: lede::record::EnrichedArticle = serde_json::from_slice(&out.record).unwrap();
     assert_eq!(record.text, "Short page.");
     assert_eq!(record.removed, Some(vec![]));
     assert_eq!(

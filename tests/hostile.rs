@@ -4,7 +4,11 @@
 //! Small cases are checked in under `tests/fixtures/hostile/` (they double as the fuzz seed
 //! corpus); the big ones (10 MB single line, 10 MB of HTML, 100,000 nested tags, 200,000
 //! entities, JSON nested past serde's recursion limit) are generated here, never committed.
-//! Arbitrary bytes go through the same function in the property tests at the end.
+//! Arbitrary bytes go through the same function in the property tests at the end. The big
+//! inputs run through every stage, the entity model included (`make test` installs it;
+//! `LEDE_MODEL` points elsewhere); peak memory is checked in `tests/memory.rs`.
+
+mod common;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -38,25 +42,29 @@ const GRACE: u32 = if cfg!(debug_assertions) { 4 } else { 2 };
 
 const MB: usize = 1024 * 1024;
 
-/// The pipelines available in this build: none, and the longest prefix of `STAGE_NAMES` that
-/// builds without model files (stages that need the spaCy model are left to the model tests).
+/// The pipelines every input goes through: no stages, and every default stage with the spaCy
+/// model and the default token budget (what `lede worker` runs).
 fn pipelines() -> Vec<Pipeline> {
     let options = StageOptions {
+        model_dir: Some(common::model_dir()),
+        entity_rules: true,
+        entity_sentence_bounds: true,
         deadline: Some(BUDGET),
+        max_tokens: Some(lede::config::DEFAULT_MAX_TOKENS),
         ..StageOptions::default()
     };
-    let mut out = vec![Pipeline::new(vec![], false).with_deadline(Some(BUDGET))];
-    let names: Vec<String> = pipeline::STAGE_NAMES
+    let names: Vec<String> = pipeline::default_stages()
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    if let Some(longest) = (1..=names.len())
-        .rev()
-        .find_map(|k| pipeline::build(&names[..k], &options).ok())
-    {
-        out.push(longest);
-    }
-    out
+    let all = pipeline::build(&names, &options).unwrap_or_else(|e| {
+        panic!("cannot build {names:?} with the model (run `make setup` or set LEDE_MODEL): {e}")
+    });
+    assert!(all.has("entities"), "{all:?}");
+    vec![
+        Pipeline::new(vec![], false).with_deadline(Some(BUDGET)),
+        all,
+    ]
 }
 
 /// Runs `payload` through `pipeline` and checks the outcome is a valid record or a clean
@@ -227,67 +235,6 @@ fn generated_huge_and_deep_inputs_are_bounded_by_max_bytes_and_the_budget() {
             }
         }
     }
-}
-
-/// Peak resident memory (`VmHWM`, KiB) of a process, while it runs.
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-#[test]
-fn lede_process_handles_a_10_mb_article_in_bounded_memory_and_time() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("big.txt");
-    let text = "A very long line about the talks in Vienna. ".repeat(10 * MB / 44);
-    std::fs::write(&path, &text).expect("write");
-    let started = Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lede"))
-        .args([
-            "process",
-            "--stages",
-            "",
-            "--max-bytes",
-            "16000000",
-            "--deadline",
-            "10s",
-        ])
-        .arg(&path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn lede process");
-    let mut peak = 0;
-    let status = loop {
-        if let Some(kib) = peak_rss_kib(child.id()) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "lede process hung"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    assert!(status.success(), "{status:?}");
-    // Input, decoded text, document, record and its JSON: a handful of copies, not more.
-    let bound_kib = (16 * 10 * MB / 1024) as u64;
-    eprintln!(
-        "lede process, 10 MB article: peak RSS {peak} KiB in {:?}",
-        started.elapsed()
-    );
-    assert!(
-        peak < bound_kib,
-        "peak RSS {peak} KiB for a 10 MB article (bound {bound_kib} KiB)"
-    );
 }
 
 #[test]

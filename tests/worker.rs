@@ -492,3 +492,93 @@ async fn the_core_transport_serves_a_queue_group() {
     worker.kill().ok();
     worker.wait().ok();
 }
+
+/// Publishes `payload` on core NATS until a message arrives on `sub` (core NATS keeps nothing,
+/// so the first publishes may go out before the worker has subscribed).
+async fn publish_until_reply(
+    client: &async_nats::Client,
+    sub: &mut async_nats::Subscriber,
+    payload: Vec<u8>,
+    every: Duration,
+) -> async_nats::Message {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            client
+                .publish("articles.raw", payload.clone().into())
+                .await
+                .unwrap();
+            if let Ok(Some(m)) = tokio::time::timeout(every, futures::StreamExt::next(sub)).await {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("no reply from the core worker")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_core_transport_has_the_jetstream_deadline_and_headers() {
+    let server = NatsServer::start();
+    let client = connect(&server.url()).await;
+    let mut out = client.subscribe("articles.enriched").await.unwrap();
+    let mut dlq = client.subscribe("articles.dlq").await.unwrap();
+    let mut worker = spawn_lede_worker(
+        &server.url(),
+        &[
+            "--transport",
+            "core",
+            "--threads",
+            "1",
+            "--stages",
+            "delay",
+            "--delay",
+            "3s",
+            "--deadline",
+            "100ms",
+        ],
+    );
+    // A stage stuck past the budget: dead-lettered at budget + grace, not when it returns.
+    let stuck = publish_until_reply(
+        &client,
+        &mut dlq,
+        article("late", "A slow article."),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert_eq!(header(&stuck, "Lede-Error-Kind"), Some("deadline_exceeded"));
+    assert!(header(&stuck, "Lede-Error").is_some_and(|e| e.contains("--deadline")));
+    assert_eq!(header(&stuck, "Lede-Delivery"), Some("1"));
+    assert!(header(&stuck, "traceparent").is_some());
+    worker.kill().ok();
+    worker.wait().ok();
+    drop(dlq);
+
+    // A fresh subscription: nothing the stuck worker sent can be read as the next reply.
+    let mut dlq = client.subscribe("articles.dlq").await.unwrap();
+    let mut worker = spawn_lede_worker(&server.url(), &["--transport", "core", "--stages", ""]);
+    let record = publish_until_reply(
+        &client,
+        &mut out,
+        article("c2", "Core article."),
+        Duration::from_millis(200),
+    )
+    .await;
+    assert_eq!(header(&record, "Nats-Msg-Id"), Some("c2"));
+    assert_eq!(
+        header(&record, "Lede-Schema"),
+        Some(lede::record::ENRICHED_SCHEMA)
+    );
+    assert_eq!(header(&record, "Content-Type"), Some("application/json"));
+    assert!(header(&record, "traceparent").is_some());
+    let bad = publish_until_reply(
+        &client,
+        &mut dlq,
+        b"{\"text\": ".to_vec(),
+        Duration::from_millis(200),
+    )
+    .await;
+    assert_eq!(header(&bad, "Lede-Error-Kind"), Some("invalid_json"));
+    assert_eq!(header(&bad, "Lede-Delivery"), Some("1"));
+    worker.kill().ok();
+    worker.wait().ok();
+}

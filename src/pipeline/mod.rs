@@ -1,10 +1,12 @@
 //! The NLP pipeline: the [`Stage`] trait, the working [`Document`] and the ordered [`Pipeline`].
 //!
 //! Stages are synchronous and pure: each one reads and enriches a `&mut Document` and does no
-//! I/O, so it can be unit-tested and benchmarked without a runtime. Only the transport decides
-//! where CPU work runs. Inside a [`Document`] every span is a **byte** range into
-//! [`Document::text`]; the record encoder ([`crate::record`]) converts them to the code-point
-//! offsets of the output contract in one place.
+//! I/O, so it can be unit-tested and benchmarked without a runtime. Only the runner
+//! ([`crate::runner`]) decides where CPU work runs. Inside a [`Document`] every span is a
+//! **byte** range into [`Document::text`]; the record encoder ([`crate::enrich::encode`])
+//! converts them to the code-point offsets of the output contract in one place. This module
+//! knows nothing of the wire formats: a [`Pipeline`] takes a [`Document`] in and gives the
+//! finished one back.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -15,8 +17,6 @@ pub mod clean;
 pub mod delay;
 pub mod entities;
 pub mod segment;
-
-use crate::record::{EnrichedArticle, Parts, RawArticle};
 
 /// A half-open byte range `[start, end)` into [`Document::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -239,16 +239,11 @@ pub struct Document {
 }
 
 impl Document {
-    /// Starts a document from a decoded raw article.
-    pub fn from_raw(raw: &RawArticle) -> Self {
+    /// A document of plain `text` with this `id` (the other fields empty).
+    pub fn from_text(id: impl Into<String>, text: impl Into<String>) -> Self {
         Self {
-            id: raw.id.clone(),
-            text: raw.text.clone().unwrap_or_default(),
-            html: raw.html.clone(),
-            title: raw.title.clone(),
-            published_at: raw.published_at.clone(),
-            url: raw.url.clone(),
-            lang: raw.lang.clone(),
+            id: id.into(),
+            text: text.into(),
             ..Self::default()
         }
     }
@@ -270,6 +265,10 @@ pub enum StageError {
     /// The article cannot be processed as given (for example HTML with no extractable text).
     #[error("{0}")]
     Invalid(String),
+    /// The article is over a size budget of the stage (`--max-tokens`): it is dead-lettered as
+    /// `too_large` rather than processed with memory that grows with it.
+    #[error("{0}")]
+    TooLarge(String),
 }
 
 /// One synchronous step of the pipeline.
@@ -292,7 +291,7 @@ pub trait Stage: Send + Sync {
     }
 }
 
-/// Stack size of the threads that run stages (tokio's blocking pool, rayon pools). Parsers of
+/// Stack size of the threads that run stages (the runner's pool, [`crate::runner`]). Parsers of
 /// nested input recurse; a generous stack (virtual memory, touched only when used) keeps a
 /// hostile article a rejection rather than a process abort.
 pub const STAGE_STACK_BYTES: usize = 16 * 1024 * 1024;
@@ -331,6 +330,9 @@ pub struct StageOptions {
     pub delay: Duration,
     /// Per-article time budget of the whole pipeline (`--deadline`); `None`: unlimited.
     pub deadline: Option<Duration>,
+    /// Most tokens an article may have (`--max-tokens`); the segment stage refuses more as
+    /// `too_large`. `None`: unlimited.
+    pub max_tokens: Option<usize>,
 }
 
 /// Why a pipeline could not be built at start-up.
@@ -381,7 +383,9 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
                     message,
                 };
                 let model = model.map_err(|e| load(e.to_string()))?;
-                Arc::new(segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?)
+                let stage =
+                    segment::Segment::from_model_dir(&model).map_err(|e| load(e.to_string()))?;
+                Arc::new(stage.with_max_tokens(options.max_tokens))
             }
             entities::NAME => Arc::new(entities::Entities::build(names, options)?),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
@@ -438,6 +442,15 @@ pub enum PipelineError {
     },
 }
 
+/// A document that went through every stage, and how long each took.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The enriched document.
+    pub doc: Document,
+    /// One timing per stage, in pipeline order.
+    pub timings: Vec<StageTiming>,
+}
+
 /// The ordered list of stages every article goes through.
 #[derive(Clone, Default)]
 pub struct Pipeline {
@@ -468,8 +481,8 @@ impl Pipeline {
     ///
     /// Stages are synchronous and cannot be interrupted, so the budget is checked after every
     /// stage: an article over it is rejected with [`PipelineError::DeadlineExceeded`] and the
-    /// later stages do not run. A stage that never returns is the transport's to stop waiting
-    /// for (see `transport::jetstream`).
+    /// later stages do not run. A stage that never returns is the runner's to stop waiting
+    /// for ([`crate::runner`]).
     pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline.filter(|d| !d.is_zero());
         self
@@ -480,15 +493,14 @@ impl Pipeline {
         self.deadline
     }
 
-    /// Which parts of the record this pipeline fills.
-    pub fn parts(&self) -> Parts {
-        let has = |name: &str| self.stages.iter().any(|s| s.name() == name);
-        Parts {
-            cleaned: has("clean"),
-            segmented: has("segment"),
-            tokens: self.tokens && has("segment"),
-            entities: has("entities"),
-        }
+    /// True when a stage of this name is in the pipeline.
+    pub fn has(&self, name: &str) -> bool {
+        self.stages.iter().any(|s| s.name() == name)
+    }
+
+    /// True when the record should carry tokens (`--tokens`).
+    pub fn tokens_in_record(&self) -> bool {
+        self.tokens
     }
 
     /// The model id the stages report (the first one that has a model).
@@ -496,23 +508,18 @@ impl Pipeline {
         self.stages.iter().find_map(|s| s.model_id())
     }
 
-    /// Takes one raw article through every stage into its enriched record.
+    /// Takes one document through every stage and gives it back finished, with the stages'
+    /// timings.
     ///
     /// # Errors
-    /// [`PipelineError`] when a stage rejects the article, panics, or no text came out.
-    pub fn enrich(&self, raw: &RawArticle) -> Result<EnrichedArticle, PipelineError> {
-        let mut doc = Document::from_raw(raw);
+    /// [`PipelineError`] when a stage rejects the article, panics, runs past the budget, or no
+    /// text came out.
+    pub fn enrich(&self, mut doc: Document) -> Result<Finished, PipelineError> {
         let timings = self.run(&mut doc)?;
         if doc.text.trim().is_empty() {
             return Err(PipelineError::NoText);
         }
-        Ok(EnrichedArticle::from_document(
-            &doc,
-            raw,
-            self.parts(),
-            self.model_id().as_deref(),
-            &timings,
-        ))
+        Ok(Finished { doc, timings })
     }
 
     /// The stage names, in order.
@@ -609,8 +616,8 @@ mod tests {
         }
     }
 
-    fn raw(text: &str) -> RawArticle {
-        RawArticle::decode(text.as_bytes(), 1 << 20).unwrap()
+    fn raw(text: &str) -> Document {
+        Document::from_text("t", text)
     }
 
     #[test]
@@ -619,27 +626,22 @@ mod tests {
             vec![Arc::new(Upper), Arc::new(delay::Delay::new(Duration::ZERO))],
             false,
         );
-        let record = p.enrich(&raw("hello")).unwrap();
-        assert_eq!(record.text, "HELLO");
-        let names: Vec<&str> = record
-            .processing
-            .stages
-            .iter()
-            .map(|s| s.stage.as_str())
-            .collect();
+        let finished = p.enrich(raw("hello")).unwrap();
+        assert_eq!(finished.doc.text, "HELLO");
+        let names: Vec<&str> = finished.timings.iter().map(|t| t.stage).collect();
         assert_eq!(names, ["upper", "delay"]);
     }
 
     #[test]
     fn a_panicking_stage_rejects_the_article_not_the_process() {
         let p = Pipeline::new(vec![Arc::new(Boom)], false);
-        let err = p.enrich(&raw("x")).unwrap_err();
+        let err = p.enrich(raw("x")).unwrap_err();
         assert!(
             matches!(err, PipelineError::Panic { stage: "boom", .. }),
             "{err}"
         );
         assert!(err.to_string().contains("stage bug"));
-        let err = p.enrich(&raw("REFUSE")).unwrap_err();
+        let err = p.enrich(raw("REFUSE")).unwrap_err();
         assert!(
             matches!(err, PipelineError::Stage { stage: "boom", .. }),
             "{err}"
@@ -651,22 +653,25 @@ mod tests {
         let slow = delay::Delay::new(Duration::from_millis(60));
         let p = Pipeline::new(vec![Arc::new(slow), Arc::new(Upper)], false)
             .with_deadline(Some(Duration::from_millis(20)));
-        let err = p.enrich(&raw("late")).unwrap_err();
+        let err = p.enrich(raw("late")).unwrap_err();
         assert!(
             matches!(err, PipelineError::DeadlineExceeded { stage: "delay", .. }),
             "{err}"
         );
         assert!(err.to_string().contains("--deadline"), "{err}");
         let roomy = p.clone().with_deadline(Some(Duration::from_secs(60)));
-        assert_eq!(roomy.enrich(&raw("late")).unwrap().text, "LATE");
+        assert_eq!(roomy.enrich(raw("late")).unwrap().doc.text, "LATE");
         assert_eq!(p.with_deadline(Some(Duration::ZERO)).deadline(), None);
     }
 
     #[test]
     fn html_only_without_a_clean_stage_is_rejected() {
         let p = Pipeline::new(vec![], false);
-        let html = RawArticle::decode(br#"{"html":"<p>Hi</p>"}"#, 1 << 20).unwrap();
-        assert!(matches!(p.enrich(&html), Err(PipelineError::NoText)));
+        let html = Document {
+            html: Some("<p>Hi</p>".into()),
+            ..Document::default()
+        };
+        assert!(matches!(p.enrich(html), Err(PipelineError::NoText)));
     }
 
     #[test]

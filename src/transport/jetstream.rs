@@ -1,4 +1,4 @@
-//! The JetStream worker loop: pull, enrich off the executor, publish, then ack.
+//! The JetStream worker loop: pull, enrich on the stage pool, publish, then ack.
 //!
 //! Order per article (ack only what is stored): publish the record to the output stream with
 //! `Nats-Msg-Id` = article id, await the publish ack, then ack the input. A crash anywhere
@@ -28,6 +28,7 @@ use crate::enrich::{Enriched, Rejection};
 use crate::metrics;
 use crate::pipeline::Pipeline;
 use crate::record::ENRICHED_SCHEMA;
+use crate::runner::Runner;
 
 /// How long one publish (output or dead letter) may take before it counts as failed.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,7 +48,7 @@ const LAST_DELIVERY_DLQ_ATTEMPTS: u32 = 5;
 pub struct WorkerSettings {
     /// Articles held at once.
     pub in_flight: usize,
-    /// Articles on CPU at once.
+    /// Threads of the stage pool ([`Runner`]): articles on CPU at once.
     pub cpu_threads: usize,
     /// Largest payload accepted.
     pub max_bytes: usize,
@@ -88,9 +89,8 @@ impl Stats {
 
 struct Shared {
     js: jetstream::Context,
-    pipeline: Arc<Pipeline>,
+    runner: Runner,
     settings: WorkerSettings,
-    cpu: Semaphore,
     /// Cancelled when the shutdown timeout runs out: unfinished articles are nak'ed.
     force_stop: CancellationToken,
     stats: Arc<Stats>,
@@ -100,7 +100,8 @@ struct Shared {
 /// whatever cannot finish within the shutdown timeout) and flushes every ack.
 ///
 /// # Errors
-/// [`TransportError::Consume`] when the consumer goes away for good.
+/// [`TransportError::Setup`] when the stage pool cannot start; [`TransportError::Consume`] when
+/// the consumer goes away for good.
 pub async fn run(
     client: async_nats::Client,
     consumer: PullConsumer,
@@ -110,10 +111,11 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), TransportError> {
     let in_flight = Arc::new(Semaphore::new(settings.in_flight));
+    let runner = Runner::start(pipeline, settings.cpu_threads, settings.max_bytes)
+        .map_err(|e| TransportError::Setup(e.to_string()))?;
     let shared = Arc::new(Shared {
         js: jetstream::new(client.clone()),
-        pipeline,
-        cpu: Semaphore::new(settings.cpu_threads),
+        runner,
         force_stop: CancellationToken::new(),
         settings,
         stats,
@@ -298,24 +300,14 @@ async fn process(shared: &Arc<Shared>, article: Article) {
     }
 }
 
-/// Runs the pipeline on the blocking pool (bounded by `--threads`), sending progress acks so a
-/// slow article is not redelivered while it is being worked on. `None` when shutdown forced a
-/// stop first.
+/// Runs the article on the stage pool (`--threads` threads), sending progress acks so a slow
+/// or queued article is not redelivered while it waits or is worked on. `None` when shutdown
+/// forced a stop first.
 async fn enrich_with_progress(
     shared: &Arc<Shared>,
     article: &Article,
 ) -> Option<Result<Enriched, Rejection>> {
-    let work = async {
-        let _cpu = shared.cpu.acquire().await.ok()?;
-        Some(
-            super::deadline::enrich_blocking(
-                shared.pipeline.clone(),
-                article.payload.clone(),
-                shared.settings.max_bytes,
-            )
-            .await,
-        )
-    };
+    let work = async { Some(shared.runner.submit(article.payload.clone()).await) };
     tokio::pin!(work);
     let every = (shared.settings.ack_wait / 3).max(Duration::from_millis(200));
     let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -1,8 +1,11 @@
 //! NATS transport: connecting, provisioning streams, the worker loops and the publisher.
 //!
 //! The JetStream worker ([`jetstream::run`]) is the default: one durable pull consumer shared by
-//! every replica, explicit acks sent only after the output is stored. The core worker
-//! ([`core::run`]) is a queue-group subscription for lowest latency with no delivery guarantee.
+//! every replica, explicit acks sent only after the output is stored. The queue-group worker
+//! ([`queue_group::run`], `--transport core`) is a core-NATS subscription for lowest latency
+//! with no delivery guarantee. Both hand every payload to the one stage pool
+//! ([`crate::runner::Runner`]) and label outputs and dead letters with the same headers
+//! ([`record_headers`], [`dead_letter_headers`]).
 
 use std::time::Duration;
 
@@ -10,12 +13,13 @@ use async_nats::HeaderMap;
 use async_nats::jetstream::{self as nats_js, consumer, stream};
 
 use crate::config::NatsArgs;
+use crate::enrich::{Enriched, Rejection};
+use crate::record::ENRICHED_SCHEMA;
 use crate::security::SecurityArgs;
 
-pub mod core;
-pub mod deadline;
 pub mod jetstream;
 pub mod publish;
+pub mod queue_group;
 pub mod tail;
 pub mod trace;
 
@@ -31,6 +35,8 @@ pub const HEADER_SOURCE_SEQUENCE: &str = "Lede-Source-Sequence";
 pub const HEADER_DELIVERY: &str = "Lede-Delivery";
 /// Header with the record schema, on outputs.
 pub const HEADER_SCHEMA: &str = "Lede-Schema";
+/// Header with the article id, on dead letters whose payload got far enough to have one.
+pub const HEADER_ARTICLE_ID: &str = "Lede-Article-Id";
 
 /// How long the input stream keeps raw articles that no worker has acked yet.
 const INPUT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -281,6 +287,51 @@ pub(crate) fn article_span(
     );
     let context = crate::telemetry::continue_trace(&span, parent);
     (span, context)
+}
+
+/// The headers of an enriched record: its id for deduplication, the trace context, the schema,
+/// and (JetStream) the input's stream sequence.
+pub fn record_headers(
+    enriched: &Enriched,
+    context: &trace::TraceParent,
+    sequence: Option<u64>,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    insert_header(&mut headers, HEADER_MSG_ID, &enriched.id);
+    headers.insert(trace::HEADER, context.to_string().as_str());
+    headers.insert(HEADER_SCHEMA, ENRICHED_SCHEMA);
+    headers.insert("Content-Type", "application/json");
+    if let Some(sequence) = sequence {
+        headers.insert(HEADER_SOURCE_SEQUENCE, sequence.to_string().as_str());
+    }
+    headers
+}
+
+/// The headers of a dead letter: why (`Lede-Error`, `Lede-Error-Kind`), which delivery, the
+/// trace context, the article id when known, and (JetStream) the input's stream sequence, which
+/// also makes its `Nats-Msg-Id` (`dlq-<sequence>`: one dead letter per input message).
+pub fn dead_letter_headers(
+    rejection: &Rejection,
+    context: &trace::TraceParent,
+    sequence: Option<u64>,
+    delivery: i64,
+) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(sequence) = sequence {
+        let dedup = format!("dlq-{sequence}");
+        headers.insert(HEADER_MSG_ID, dedup.as_str());
+    }
+    insert_header(&mut headers, HEADER_ERROR, &rejection.message);
+    headers.insert(HEADER_ERROR_KIND, rejection.kind);
+    if let Some(sequence) = sequence {
+        headers.insert(HEADER_SOURCE_SEQUENCE, sequence.to_string().as_str());
+    }
+    headers.insert(HEADER_DELIVERY, delivery.to_string().as_str());
+    headers.insert(trace::HEADER, context.to_string().as_str());
+    if let Some(id) = &rejection.id {
+        insert_header(&mut headers, HEADER_ARTICLE_ID, id);
+    }
+    headers
 }
 
 /// Puts `value` in a header, with characters NATS headers cannot carry replaced.

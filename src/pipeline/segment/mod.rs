@@ -35,6 +35,7 @@ static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
 pub struct Segment {
     tokenizer: Arc<Tokenizer>,
     model_id: String,
+    max_tokens: Option<usize>,
 }
 
 impl Segment {
@@ -43,7 +44,16 @@ impl Segment {
         Self {
             tokenizer,
             model_id: model_id.into(),
+            max_tokens: None,
         }
+    }
+
+    /// The same stage refusing articles of more than `max_tokens` tokens (`--max-tokens`) as
+    /// [`StageError::TooLarge`]; tokenizing stops as soon as the budget is passed, so an
+    /// over-long article costs no more memory than the budget.
+    pub fn with_max_tokens(mut self, max_tokens: Option<usize>) -> Self {
+        self.max_tokens = max_tokens;
+        self
     }
 
     /// Loads the tokenizer rules of `model`.
@@ -62,7 +72,18 @@ impl Stage for Segment {
     }
 
     fn process(&self, doc: &mut Document) -> Result<(), StageError> {
-        doc.tokens = self.tokenizer.tokenize(&doc.text);
+        let limit = self.max_tokens.unwrap_or(usize::MAX);
+        doc.tokens = self
+            .tokenizer
+            .tokenize_at_most(&doc.text, limit)
+            .map_err(|over| {
+                StageError::TooLarge(format!(
+                    "the article has more than {limit} tokens, the budget of --max-tokens (LEDE_MAX_TOKENS): tokenizing stopped with {} tokens at byte {} of {}",
+                    over.tokens,
+                    over.at_byte,
+                    doc.text.len()
+                ))
+            })?;
         segment(doc);
         Ok(())
     }

@@ -115,6 +115,16 @@ struct Piece {
 /// The pieces of a chunk, relative to the chunk's start, as the cache keeps them.
 type Pieces = Arc<[Piece]>;
 
+/// A text over [`Tokenizer::tokenize_at_most`]'s budget: how far tokenizing got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{tokens} tokens by byte {at_byte}")]
+pub struct TooManyTokens {
+    /// Tokens made when tokenizing stopped (more than the budget).
+    pub tokens: usize,
+    /// Byte of the text where it stopped.
+    pub at_byte: usize,
+}
+
 /// spaCy's tokenizer for one model; build once, share (`Send + Sync`) across threads.
 #[derive(Debug)]
 pub struct Tokenizer {
@@ -308,7 +318,7 @@ impl Tokenizer {
                 || tokenizer.has_infix(key)
                 || key.contains(' ');
             if !faster_heuristics || heuristic {
-                let tokens = tokenizer.tokenize_affixes(key, false);
+                let tokens = tokenizer.tokenize_affixes(key, false, usize::MAX);
                 let words: Vec<&str> = tokens
                     .iter()
                     .map(|t| &key[t.span.start..t.span.end])
@@ -332,14 +342,39 @@ impl Tokenizer {
     /// Tokens tile the text: each token's bytes, plus one U+0020 when `ws`, concatenate to
     /// `text`. Whitespace other than a single space after a token is a token itself.
     pub fn tokenize(&self, text: &str) -> Vec<Token> {
-        let mut tokens = self.tokenize_affixes(text, true);
+        let mut tokens = self.tokenize_affixes(text, true, usize::MAX);
         self.apply_special_cases(text, &mut tokens);
         tokens
     }
 
+    /// [`Tokenizer::tokenize`], giving up as soon as `text` has more than `limit` tokens, so a
+    /// text over the budget never holds more than about `limit` tokens in memory.
+    ///
+    /// # Errors
+    /// [`TooManyTokens`] when the text has more than `limit` tokens.
+    pub fn tokenize_at_most(&self, text: &str, limit: usize) -> Result<Vec<Token>, TooManyTokens> {
+        let mut tokens = self.tokenize_affixes(text, true, limit);
+        if tokens.len() > limit {
+            return Err(TooManyTokens {
+                tokens: tokens.len(),
+                at_byte: tokens.last().map_or(0, |t| t.span.end),
+            });
+        }
+        self.apply_special_cases(text, &mut tokens);
+        if tokens.len() > limit {
+            return Err(TooManyTokens {
+                tokens: tokens.len(),
+                at_byte: text.len(),
+            });
+        }
+        Ok(tokens)
+    }
+
     /// spaCy's `_tokenize_affixes`: chunks by whitespace, each chunk tokenized on its own.
-    fn tokenize_affixes(&self, text: &str, with_specials: bool) -> Vec<Token> {
-        let mut tokens = Vec::with_capacity(text.len() / 4 + 1);
+    /// Stops early, after the chunk that takes it past `limit` tokens (the caller checks).
+    fn tokenize_affixes(&self, text: &str, with_specials: bool, limit: usize) -> Vec<Token> {
+        // News text runs at 5-6 bytes a token: a quarter of its length is room enough.
+        let mut tokens = Vec::with_capacity((text.len() / 4).min(limit) + 1);
         let Some(first) = text.chars().next() else {
             return tokens;
         };
@@ -349,6 +384,9 @@ impl Tokenizer {
             if py_isspace(c) != in_ws {
                 if start < i {
                     self.tokenize_chunk(text, start, i, with_specials, &mut tokens);
+                    if tokens.len() > limit {
+                        return tokens;
+                    }
                 }
                 if c == ' ' {
                     if let Some(last) = tokens.last_mut() {
