@@ -339,6 +339,10 @@ pub struct EnrichedArticle {
     pub lang: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang_detected: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub meta: Map<String, Value>,
     pub text: String,
@@ -475,6 +479,8 @@ impl EnrichedArticle {
             published_at: doc.published_at.clone(),
             lang: doc.lang.clone(),
             lang_confidence: doc.lang_confidence,
+            lang_source: doc.lang_source.map(|s| s.as_str().to_owned()),
+            lang_detected: doc.lang_detected.clone(),
             meta: raw.meta.clone(),
             text: doc.text.clone(),
             removed: parts.cleaned.then(|| {
