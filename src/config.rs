@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::pipeline::{self, StageOptions};
+use crate::pipeline::StageOptions;
 
 /// Default NATS server.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -48,6 +48,8 @@ pub const DEFAULT_ENTITY_SENTENCE_BOUNDS: bool = true;
 pub const DEFAULT_MAX_BYTES: usize = 4 * 1024 * 1024;
 /// Time budget of one article through every stage.
 pub const DEFAULT_DEADLINE: &str = "60s";
+/// The stages run by default, as `--stages` takes them (`pipeline::default_stages`, joined).
+pub const DEFAULT_STAGES: &str = "clean,segment,entities";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -98,7 +100,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
     /// Comma-separated stages, in order (empty: none).
-    #[arg(long, env = "LEDE_STAGES", value_delimiter = ',', default_values_t = default_stages())]
+    #[arg(long, env = "LEDE_STAGES", value_delimiter = ',', default_value = DEFAULT_STAGES)]
     pub stages: Vec<String>,
     /// spaCy pipeline directory (run scripts/fetch-model.sh to get it).
     #[arg(long, env = "LEDE_MODEL", default_value = DEFAULT_MODEL_DIR)]
@@ -121,17 +123,10 @@ pub struct PipelineArgs {
     /// Sleep of the `delay` stage (fault injection), e.g. `200ms`.
     #[arg(long, env = "LEDE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     pub delay: Duration,
-    /// Time budget per article: one still running after it is dead-lettered as
-    /// `deadline_exceeded` (checked between stages; `0s`: none).
+    /// Time budget per article: one still running after it is rejected as
+    /// `deadline_exceeded`, like any bad article (checked between stages; `0s`: none).
     #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
     pub deadline: Duration,
-}
-
-fn default_stages() -> Vec<String> {
-    pipeline::default_stages()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
 }
 
 impl PipelineArgs {
@@ -400,4 +395,14 @@ pub struct EvalArgs {
     /// spaCy pipeline directory.
     #[arg(long, env = "LEDE_MODEL", default_value = DEFAULT_MODEL_DIR)]
     pub model: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typed_stages_default_is_the_pipelines() {
+        assert_eq!(DEFAULT_STAGES, crate::pipeline::default_stages().join(","));
+    }
 }
