@@ -26,8 +26,12 @@ trap 'rm -rf "$tmp"' EXIT
 clean_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 cargo_bin=$(dirname "$(command -v cargo 2>/dev/null || echo /nonexistent/cargo)")
 [ -d "$cargo_bin" ] && clean_path=$clean_path:$cargo_bin
+# Network and pip settings pass through (proxies, certificates, a local wheel cache).
+keep=()
+while IFS= read -r var; do keep+=("$var"); done < <(env | grep -E \
+  '^(PIP_[A-Z_]*|https?_proxy|HTTPS?_PROXY|no_proxy|NO_PROXY|SSL_CERT_(FILE|DIR)|REQUESTS_CA_BUNDLE|XDG_CACHE_HOME)=' || true)
 run_setup() {
-  env -i HOME="$HOME" PATH="$clean_path" LANG=C.UTF-8 \
+  env -i HOME="$HOME" PATH="$clean_path" LANG=C.UTF-8 "${keep[@]}" \
     LEDE_VENV="$tmp/venv" LEDE_MODEL="$tmp/model" \
     bash "$root/scripts/setup.sh" "$1" >"$tmp/$1.log" 2>&1 || {
     cat "$tmp/$1.log" >&2
