@@ -1,23 +1,37 @@
 # lede — the two commands a fresh machine needs are `make demo` and `make test`.
 CARGO ?= cargo
+## The project venv scripts/setup.sh puts the Python tools in (nats-server, kubernetes-validate;
+## `make bench` adds its peer); the demo and the tests run with its bin/ first on PATH.
+VENV ?= $(CURDIR)/.venv
+export LEDE_VENV := $(VENV)
+WITH_VENV = PATH="$(VENV)/bin:$$PATH"
 
-.PHONY: setup demo test lint bench-transport bench-memory fuzz
+.PHONY: setup setup-demo test-setup demo test lint bench-transport bench-memory fuzz
 
-## Installs nats-server and the spaCy model if missing.
+## What the demo needs: nats-server (into the venv) and the spaCy model.
+setup-demo:
+	./scripts/setup.sh demo
+
+## Everything: setup-demo plus what only the tests need (docker-compose, openssl,
+## kubernetes-validate).
 setup:
-	./scripts/setup.sh
+	./scripts/setup.sh test
 
-## Builds lede, starts a local broker and a worker, publishes examples/, prints the records.
-demo: setup
+## scripts/setup.sh from scratch with the distribution's /usr/bin/python3 (PEP 668).
+test-setup:
+	./scripts/test-setup.sh
+
+## Builds lede, starts a local broker and a worker, publishes examples/, summarizes the records.
+demo: setup-demo
 	$(CARGO) build --release --locked
-	./scripts/demo.sh
+	$(WITH_VENV) ./scripts/demo.sh
 
 ## Everything CI runs: setup, the whole test suite, then both fuzz targets for
 ## TEST_FUZZ_SECONDS each (30; `make test TEST_FUZZ_SECONDS=0` skips fuzzing).
 TEST_FUZZ_SECONDS ?= 30
-test: setup
-	$(CARGO) test --locked --all-targets
-	$(CARGO) test --locked --doc
+test: setup test-setup
+	$(WITH_VENV) $(CARGO) test --locked --all-targets
+	$(WITH_VENV) $(CARGO) test --locked --doc
 	if [ "$(TEST_FUZZ_SECONDS)" != 0 ]; then $(MAKE) fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS); fi
 
 ## Formatting and lints, as required before every commit.
@@ -26,9 +40,9 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
 ## Articles/s through a local broker (no stages, then all stages) vs `lede process`.
-bench-transport: setup
+bench-transport: setup-demo
 	$(CARGO) build --release --locked
-	./scripts/bench-transport.sh
+	$(WITH_VENV) ./scripts/bench-transport.sh
 
 ## Peak RSS (VmHWM) of a worker draining a 3,000-article news burst and of one 4 MiB article
 ## (worker and `lede process`), and `lede process` articles/s at --threads 1 and 2
@@ -47,8 +61,8 @@ fuzz:
 ## lede vs the Python worker a team would write (nats-py + spaCy): pipeline and end-to-end
 ## throughput, latency, peak RSS and entity agreement. Writes bench/results/ (table, JSON,
 ## chart) and the README section. BENCH_ARGS=--quick for a short development run.
-bench: setup
+bench: setup-demo
 	$(CARGO) build --release --locked --bins
 	./bench/setup-venv.sh
-	.venv/bin/python -m unittest discover -s bench -p 'test_*.py'
-	.venv/bin/python bench/run.py --update-readme $(BENCH_ARGS)
+	$(VENV)/bin/python -m unittest discover -s bench -p 'test_*.py'
+	$(WITH_VENV) $(VENV)/bin/python bench/run.py --update-readme $(BENCH_ARGS)

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Python side of `make bench` (spaCy, nats-py, en_core_web_sm) into the repo's
-# git-ignored .venv/, from bench/peer/requirements.txt. Reuses .venv/ when it already holds
+# git-ignored .venv/ ($LEDE_VENV; the venv scripts/setup.sh puts nats-server in), from
+# bench/peer/requirements.txt. Reuses .venv/ when it already holds
 # exactly those requirements.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-venv=$root/.venv
+venv=${LEDE_VENV:-$root/.venv}
 requirements=$root/bench/peer/requirements.txt
 stamp=$venv/.bench-requirements.sha256
 want=$(sha256sum "$requirements" | cut -d' ' -f1)

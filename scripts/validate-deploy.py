@@ -37,7 +37,7 @@ import sys
 import tempfile
 
 MISSING_TOOL = 3
-INSTALL_HINT = "run scripts/setup.sh (or `make setup`), which installs it"
+INSTALL_HINT = "run `make setup`, which installs it"
 
 try:
     import yaml
@@ -45,8 +45,8 @@ try:
     import kubernetes_validate
 except ImportError as e:  # pragma: no cover - the message is the point
     print(
-        f"error: python module missing ({e}); install it with "
-        f"`python3 -m pip install kubernetes-validate` or {INSTALL_HINT}",
+        f"error: python module missing ({e}); {INSTALL_HINT} into .venv/ "
+        "(`make test` runs with .venv/bin first on PATH)",
         file=sys.stderr,
     )
     sys.exit(MISSING_TOOL)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::pipeline::{self, StageOptions};
+use crate::pipeline::StageOptions;
 
 /// Default NATS server.
 pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
@@ -51,6 +51,8 @@ pub const DEFAULT_DEADLINE: &str = "60s";
 /// Most tokens one article may have; more is dead-lettered as `too_large` (README "Hostile
 /// input and limits" gives the memory this bounds).
 pub const DEFAULT_MAX_TOKENS: usize = 1_000_000;
+/// The stages run by default, as `--stages` takes them (`pipeline::default_stages`, joined).
+pub const DEFAULT_STAGES: &str = "clean,segment,entities";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -101,7 +103,7 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
     /// Comma-separated stages, in order (empty: none).
-    #[arg(long, env = "LEDE_STAGES", value_delimiter = ',', default_values_t = default_stages())]
+    #[arg(long, env = "LEDE_STAGES", value_delimiter = ',', default_value = DEFAULT_STAGES)]
     pub stages: Vec<String>,
     /// spaCy pipeline directory (run scripts/fetch-model.sh to get it).
     #[arg(long, env = "LEDE_MODEL", default_value = DEFAULT_MODEL_DIR)]
@@ -124,21 +126,14 @@ pub struct PipelineArgs {
     /// Sleep of the `delay` stage (fault injection), e.g. `200ms`.
     #[arg(long, env = "LEDE_DELAY", value_parser = humantime::parse_duration, default_value = "0s")]
     pub delay: Duration,
-    /// Time budget per article: one still running after it is dead-lettered as
-    /// `deadline_exceeded` (checked between stages; `0s`: none).
+    /// Time budget per article: one still running after it is rejected as
+    /// `deadline_exceeded`, like any bad article (checked between stages; `0s`: none).
     #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
     pub deadline: Duration,
     /// Most tokens an article may have: one with more is dead-lettered as `too_large` (the
     /// memory of an article grows with its tokens; `0`: no limit).
     #[arg(long, env = "LEDE_MAX_TOKENS", default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
-}
-
-fn default_stages() -> Vec<String> {
-    pipeline::default_stages()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect()
 }
 
 impl PipelineArgs {
@@ -408,4 +403,14 @@ pub struct EvalArgs {
     /// spaCy pipeline directory.
     #[arg(long, env = "LEDE_MODEL", default_value = DEFAULT_MODEL_DIR)]
     pub model: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_typed_stages_default_is_the_pipelines() {
+        assert_eq!(DEFAULT_STAGES, crate::pipeline::default_stages().join(","));
+    }
 }

@@ -185,6 +185,8 @@ pub fn encode(
         published_at: doc.published_at.clone(),
         lang: doc.lang.clone(),
         lang_confidence: doc.lang_confidence,
+        lang_source: doc.lang_source.map(|s| s.as_str().to_owned()),
+        lang_detected: doc.lang_detected.clone(),
         meta: raw.meta.clone(),
         text: doc.text.clone(),
         removed: parts.cleaned.then(|| {

@@ -48,12 +48,14 @@ const REQUIRED_FILES: [&str; 6] = [
 pub enum ModelError {
     /// The directory does not exist.
     #[error(
-        "spaCy model directory {path} does not exist; run {FETCH_SCRIPT} to download it \
-         (or point LEDE_MODEL / --model-dir at an unpacked en_core_web_sm 3.8 pipeline)"
+        "spaCy model directory {path}{relative} does not exist; run {FETCH_SCRIPT} to download \
+         it, or point --model (LEDE_MODEL) at an unpacked en_core_web_sm 3.8 pipeline"
     )]
     MissingDir {
         /// The directory looked for.
         path: PathBuf,
+        /// For a relative path, " (relative to <the current directory>)"; else empty.
+        relative: String,
     },
     /// The directory exists but lacks a file of the pipeline.
     #[error(
@@ -122,7 +124,14 @@ impl ModelDir {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let root = path.as_ref().to_path_buf();
         if !root.is_dir() {
-            return Err(ModelError::MissingDir { path: root });
+            let relative = match std::env::current_dir() {
+                Ok(cwd) if root.is_relative() => format!(" (relative to {})", cwd.display()),
+                _ => String::new(),
+            };
+            return Err(ModelError::MissingDir {
+                path: root,
+                relative,
+            });
         }
         for file in REQUIRED_FILES {
             if !root.join(file).is_file() {

@@ -33,8 +33,8 @@ pub struct ProcessSummary {
 /// Why a run stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// Reading input or writing output failed.
-    #[error("{0}")]
+    /// Reading input or writing output failed (the error names the file).
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

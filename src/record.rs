@@ -338,6 +338,10 @@ pub struct EnrichedArticle {
     pub lang: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang_confidence: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang_detected: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub meta: Map<String, Value>,
     pub text: String,

