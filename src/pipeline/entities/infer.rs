@@ -18,15 +18,24 @@ use faer::{Accum, MatMut, MatRef, Par};
 
 use super::hash::murmurhash3_u64;
 use super::lexical::{Lexicon, py_str_isspace};
-use super::weights::{
-    Activation, HIDDEN, LOWER_PIECES, Matrix, Move, N_FEATS, PIECES, WIDTH, Weights,
-};
+use super::weights::{Activation, HIDDEN, LOWER_PIECES, Matrix, Move, PIECES, WIDTH, Weights};
 use crate::pipeline::Label;
 
 /// Rows of zeros the encoder puts before and after a document.
 const PAD: usize = 4;
+/// Tokens each side that one token's tok2vec output depends on: one per window block.
+const HALO: usize = 4;
 /// Width of one lower-layer feature slot (`HIDDEN × LOWER_PIECES`).
 const SLOT: usize = HIDDEN * LOWER_PIECES;
+/// Tokens per tok2vec pass: a document is encoded in chunks of this many tokens (plus a halo
+/// of [`HALO`] tokens each side), so working memory does not grow with the document.
+pub const CHUNK: usize = 1024;
+/// Distinct `(column, id)` features the embedding cache keeps across chunks; past it the
+/// cache is emptied at the next chunk boundary (its vectors are recomputed identically).
+const CACHE_CAP: usize = 8192;
+/// Cache entries whose memory is kept between documents; an outsized document's excess is
+/// released when it ends.
+const CACHE_KEEP: usize = 4096;
 
 /// An entity as a token range `[start, end)` with its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,25 +49,76 @@ pub struct TokenEntity {
 }
 
 /// Reusable working memory for [`super::EntityModel::recognize_with`].
-#[derive(Debug, Default)]
+///
+/// Its size is bounded whatever the document's length: the network runs over chunks of at
+/// most [`CHUNK`] tokens (each with a halo of the four tokens the window blocks can see on
+/// either side), and the decoder carries only its open entity across chunk boundaries. The
+/// output is bit-for-bit the same as one pass over the whole document, for any chunk size.
+#[derive(Debug)]
 pub struct Scratch {
+    /// Tokens per pass.
+    chunk: usize,
     feats: Vec<[u64; 4]>,
     is_space: Vec<bool>,
     /// Per-document cache of embedded features (see [`EmbedCache`]).
     cache: EmbedCache,
     /// Per token, the cache entry of each column.
     entries: Vec<[u32; 4]>,
-    /// Window matrices ((n+8) × 288).
+    /// Window matrices ((chunk+8) × 288).
     wide: Vec<f32>,
-    /// Maxout pre-activations ((n+8) × 288).
+    /// Maxout pre-activations ((chunk+8) × 288).
     pieces: Vec<f32>,
-    /// Padded token vectors ((n+8) × 96).
+    /// Padded token vectors ((chunk+8) × 96).
     x: Vec<f32>,
-    /// tok2vec output (n × 64).
+    /// tok2vec output (chunk × 64).
     h: Vec<f32>,
-    /// Precomputed lower layer (n × 3 × 128).
+    /// Lower layer of the buffer-head feature (chunk × 128).
     lower: Vec<f32>,
     text: String,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::with_chunk(CHUNK)
+    }
+}
+
+impl Scratch {
+    /// Working memory that encodes at most `tokens` tokens per pass (at least one). The
+    /// entities do not depend on it; [`CHUNK`] (the default) keeps the per-chunk overhead of
+    /// the halo under 1 %.
+    pub fn with_chunk(tokens: usize) -> Self {
+        Self {
+            chunk: tokens.max(1),
+            feats: Vec::new(),
+            is_space: Vec::new(),
+            cache: EmbedCache::default(),
+            entries: Vec::new(),
+            wide: Vec::new(),
+            pieces: Vec::new(),
+            x: Vec::new(),
+            h: Vec::new(),
+            lower: Vec::new(),
+            text: String::new(),
+        }
+    }
+
+    /// Bytes of working memory currently held (capacities of its buffers).
+    pub fn held_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.feats.capacity() * size_of::<[u64; 4]>()
+            + self.is_space.capacity()
+            + self.cache.slots.capacity() * size_of::<(u64, u32)>()
+            + self.cache.vectors.capacity() * size_of::<f32>()
+            + self.entries.capacity() * size_of::<[u32; 4]>()
+            + (self.wide.capacity()
+                + self.pieces.capacity()
+                + self.x.capacity()
+                + self.h.capacity()
+                + self.lower.capacity())
+                * size_of::<f32>()
+            + self.text.capacity()
+    }
 }
 
 /// The distinct `(column, feature id)` pairs of one document, each with its projected
@@ -72,16 +132,33 @@ struct EmbedCache {
     /// `PIECES·WIDTH` floats per entry.
     vectors: Vec<f32>,
     len: u32,
+    /// Most entries before the next [`EmbedCache::reset`] (sizes `vectors`' growth).
+    limit: usize,
 }
 
 impl EmbedCache {
     /// Empties the cache, with room in the index for up to `capacity` distinct pairs (vectors
-    /// grow with the pairs actually seen).
+    /// grow with the pairs actually seen, never past `capacity`).
     fn reset(&mut self, capacity: usize) {
         let slots = (2 * capacity).next_power_of_two().max(16);
         self.slots.clear();
         self.slots.resize(slots, (0, 0));
         self.len = 0;
+        self.limit = capacity;
+    }
+
+    /// Releases the memory of an outsized document: keeps room for [`CACHE_KEEP`] entries.
+    fn release(&mut self) {
+        let keep_slots = (2 * CACHE_KEEP).next_power_of_two();
+        if self.slots.len() > keep_slots {
+            self.slots.truncate(keep_slots);
+            self.slots.shrink_to_fit();
+        }
+        let keep = CACHE_KEEP * PIECES * WIDTH;
+        if self.vectors.len() > keep {
+            self.vectors.truncate(keep);
+            self.vectors.shrink_to_fit();
+        }
     }
 
     /// The entry of `id` in `column`, embedding it on first sight.
@@ -107,7 +184,9 @@ impl EmbedCache {
         let table = &weights.embed[column];
         let end = (entry as usize + 1) * PIECES * WIDTH;
         if self.vectors.len() < end {
-            self.vectors.resize(end.max(2 * self.vectors.len()), 0.0);
+            let most = self.limit.max(entry as usize + 1) * PIECES * WIDTH;
+            self.vectors
+                .resize(end.max(2 * self.vectors.len()).min(most), 0.0);
         }
         let dst = &mut self.vectors
             [entry as usize * PIECES * WIDTH..(entry as usize + 1) * PIECES * WIDTH];
@@ -137,9 +216,13 @@ fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 
 /// `out (m × w.rows) = a (m × k) · wᵀ`.
 fn matmul_t(a: &[f32], m: usize, w: &Matrix, out: &mut [f32]) {
-    let (n, k) = (w.rows, w.cols);
+    matmul_rows(a, m, &w.data, w.rows, w.cols, out);
+}
+
+/// `out (m × n) = a (m × k) · wᵀ` for a row-major `w` of `n × k`.
+fn matmul_rows(a: &[f32], m: usize, w: &[f32], n: usize, k: usize, out: &mut [f32]) {
     let a = MatRef::from_row_major_slice(&a[..m * k], m, k);
-    let w = MatRef::from_row_major_slice(&w.data, n, k);
+    let w = MatRef::from_row_major_slice(&w[..n * k], n, k);
     let c = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
     faer::linalg::matmul::matmul(c, Accum::Replace, a, w.transpose(), 1.0, Par::Seq);
 }
@@ -258,12 +341,28 @@ impl pulp::WithSimd for Embed<'_> {
     }
 }
 
-/// The decoder (dispatched like [`Activate`] for its dot products).
+/// The decoder's state between chunks: the open entity and the lower-layer vectors of its
+/// first token (feature slot 1) and of the previous token (slot 2), computed only while an
+/// entity is open.
+struct DecodeState {
+    open: Option<(usize, Label)>,
+    start: [f32; SLOT],
+    prev: [f32; SLOT],
+}
+
+/// The decoder over one chunk (dispatched like [`Activate`] for its dot products).
 struct Decode<'a> {
     weights: &'a Weights,
+    /// Index of the chunk's first token in the document.
+    first: usize,
+    /// Tokens in the document.
+    n: usize,
+    /// Per chunk token, tok2vec's output (`HIDDEN`) and the buffer-head slot (`SLOT`).
+    h: &'a [f32],
     lower: &'a [f32],
     is_space: &'a [bool],
     sent_starts: Option<&'a [bool]>,
+    state: &'a mut DecodeState,
     out: &'a mut Vec<TokenEntity>,
 }
 
@@ -272,13 +371,7 @@ impl pulp::WithSimd for Decode<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        decode(
-            self.weights,
-            self.lower,
-            self.is_space,
-            self.sent_starts,
-            self.out,
-        );
+        decode(self);
     }
 }
 
@@ -291,49 +384,103 @@ fn activate(pre: &[f32], act: &Activation, out: &mut [f32], residual: bool) {
     });
 }
 
-/// Runs the NER on one document given its tokens as (text, tokenizer NORM) pairs.
+/// Runs the NER on one document of `n` tokens, `token(i)` giving token `i` as its (text,
+/// tokenizer NORM) pair.
 ///
 /// With `sent_starts` (one flag per token: it starts a sentence), the decoder also applies
 /// spaCy's full-pipeline rule: no `B-x` or `I-x` when the next token starts a sentence, so no
 /// entity crosses a sentence start.
+///
+/// The document is encoded [`Scratch::chunk`] tokens at a time. Token `t`'s tok2vec output
+/// depends only on the mixer outputs of tokens `t-4..=t+4` of the padded matrix (four window
+/// blocks of width one), and each row's products and activations are computed row by row
+/// from those inputs alone, so a chunk with a halo of [`HALO`] tokens each side gives the
+/// same bits as the whole document. The greedy decoder moves left to right and looks only at
+/// the buffer head, the open entity's first token and the previous token, whose vectors it
+/// carries across chunk boundaries.
 pub(super) fn recognize<'t>(
     weights: &Weights,
     lexicon: &Lexicon,
-    tokens: impl ExactSizeIterator<Item = (&'t str, Option<&'t str>)>,
+    n: usize,
+    token: impl Fn(usize) -> (&'t str, Option<&'t str>),
     sent_starts: Option<&[bool]>,
     scratch: &mut Scratch,
     out: &mut Vec<TokenEntity>,
 ) {
     out.clear();
-    let n = tokens.len();
     if n == 0 {
         return;
     }
-    scratch.feats.clear();
-    scratch.is_space.clear();
-    for (text, norm) in tokens {
-        let f = lexicon.features_with(text, norm, &mut scratch.text);
-        scratch.feats.push(f);
-        scratch.is_space.push(py_str_isspace(text));
+    let chunk = scratch.chunk;
+    // Every chunk adds at most four entries per row to the cache before the cap is checked.
+    let per_chunk = chunk.saturating_add(2 * HALO).saturating_mul(4);
+    let limit = (4 * (n + 2 * HALO)).min(CACHE_CAP.saturating_add(per_chunk));
+    scratch.cache.reset(limit);
+    let mut state = DecodeState {
+        open: None,
+        start: [0.0; SLOT],
+        prev: [0.0; SLOT],
+    };
+    let mut first = 0;
+    while first < n {
+        let end = first.saturating_add(chunk).min(n);
+        if scratch.cache.len as usize > CACHE_CAP {
+            scratch.cache.reset(limit);
+        }
+        tok2vec(weights, lexicon, &token, n, first, end, scratch);
+        let m = end - first;
+        // The lower layer of the buffer-head slot for every token of the chunk; the other two
+        // slots are computed by the decoder for the tokens that need them.
+        let lower = grow(&mut scratch.lower, m * SLOT);
+        matmul_rows(&scratch.h, m, &weights.lower_w.data, SLOT, HIDDEN, lower);
+        pulp::Arch::new().dispatch(Decode {
+            weights,
+            first,
+            n,
+            h: &scratch.h[..m * HIDDEN],
+            lower: &scratch.lower[..m * SLOT],
+            is_space: &scratch.is_space,
+            sent_starts,
+            state: &mut state,
+            out: &mut *out,
+        });
+        first = end;
     }
-    tok2vec(weights, scratch, n);
-    // Lower layer, precomputed for every token and feature slot: n × (3·128).
-    let lower = grow(&mut scratch.lower, n * N_FEATS * SLOT);
-    matmul_t(&scratch.h, n, &weights.lower_w, lower);
-    let lower = &scratch.lower[..n * N_FEATS * SLOT];
-    pulp::Arch::new().dispatch(Decode {
-        weights,
-        lower,
-        is_space: &scratch.is_space,
-        sent_starts,
-        out,
-    });
+    scratch.cache.release();
 }
 
-fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
-    let rows = n + 2 * PAD;
+/// tok2vec's output for tokens `first..end` of an `n`-token document into `scratch.h`, and
+/// their whitespace flags into `scratch.is_space`.
+fn tok2vec<'t>(
+    weights: &Weights,
+    lexicon: &Lexicon,
+    token: &impl Fn(usize) -> (&'t str, Option<&'t str>),
+    n: usize,
+    first: usize,
+    end: usize,
+    scratch: &mut Scratch,
+) {
+    // Rows `lo..hi` of the padded matrix (row r holds token r - PAD): the chunk's rows plus
+    // a halo of HALO rows each side, clipped to the matrix. Inside the matrix the halo rows
+    // are exact inputs; at its edges the zero fill below is what the whole matrix has there.
+    let lo = (first + PAD).saturating_sub(HALO);
+    let hi = (end + PAD + HALO).min(n + 2 * PAD);
+    let rows = hi - lo;
+    // Real tokens among them.
+    let (t0, t1) = (lo.max(PAD) - PAD, hi.min(PAD + n) - PAD);
+    let before = t0 + PAD - lo;
+    scratch.feats.clear();
+    for t in t0..t1 {
+        let (text, norm) = token(t);
+        scratch
+            .feats
+            .push(lexicon.features_with(text, norm, &mut scratch.text));
+    }
+    scratch.is_space.clear();
+    scratch
+        .is_space
+        .extend((first..end).map(|t| py_str_isspace(token(t).0)));
     // HashEmbed through the mixer's maxout weights: four cached vectors per token.
-    scratch.cache.reset(4 * n);
     scratch.entries.clear();
     let pieces = grow(&mut scratch.pieces, rows * WIDTH * PIECES);
     pulp::Arch::new().dispatch(Embed {
@@ -344,21 +491,23 @@ fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
         pieces,
     });
     // Mixer activation into the padded matrix.
+    let m = t1 - t0;
     let x = grow(&mut scratch.x, rows * WIDTH);
-    x[..PAD * WIDTH].fill(0.0);
-    x[(PAD + n) * WIDTH..].fill(0.0);
+    x[..before * WIDTH].fill(0.0);
+    x[(before + m) * WIDTH..].fill(0.0);
     activate(
-        &pieces[..n * WIDTH * PIECES],
+        &pieces[..m * WIDTH * PIECES],
         &weights.mixer,
-        &mut x[PAD * WIDTH..(PAD + n) * WIDTH],
+        &mut x[before * WIDTH..(before + m) * WIDTH],
         false,
     );
     let wide = grow(&mut scratch.wide, rows * 3 * WIDTH);
-    // Residual blocks over the padded matrix (pad rows included, as in thinc).
+    // Residual blocks over the rows (pad rows included, as in thinc). Rows next to a halo
+    // edge that is not the matrix edge come out wrong, one more each block; after four
+    // blocks the wrong rows are exactly the halo.
     for block in &weights.blocks {
-        let win = &mut wide[..rows * 3 * WIDTH];
         for t in 0..rows {
-            let row = &mut win[t * 3 * WIDTH..(t + 1) * 3 * WIDTH];
+            let row = &mut wide[t * 3 * WIDTH..(t + 1) * 3 * WIDTH];
             let (prev, rest) = row.split_at_mut(WIDTH);
             let (cur, next) = rest.split_at_mut(WIDTH);
             if t > 0 {
@@ -373,12 +522,14 @@ fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
                 next.fill(0.0);
             }
         }
-        matmul_t(win, rows, &block.w, pieces);
+        matmul_t(wide, rows, &block.w, pieces);
         activate(pieces, &block.act, x, true);
     }
-    // Output projection of the unpadded rows.
-    let h = grow(&mut scratch.h, n * HIDDEN);
-    matmul_t(&x[PAD * WIDTH..(PAD + n) * WIDTH], n, &weights.out_w, h);
+    // Output projection of the chunk's own rows.
+    let own = first + PAD - lo;
+    let m = end - first;
+    let h = grow(&mut scratch.h, m * HIDDEN);
+    matmul_t(&x[own * WIDTH..(own + m) * WIDTH], m, &weights.out_w, h);
     for row in h.chunks_exact_mut(HIDDEN) {
         for (v, b) in row.iter_mut().zip(&weights.out_b) {
             *v += b;
@@ -386,36 +537,49 @@ fn tok2vec(weights: &Weights, scratch: &mut Scratch, n: usize) {
     }
 }
 
-/// The greedy BILUO decoder with spaCy's validity rules; ties go to the lowest class index.
+/// Feature slot `f`'s lower-layer vector of a token with tok2vec output `h`.
 #[inline(always)]
-fn decode(
-    weights: &Weights,
-    lower: &[f32],
-    is_space: &[bool],
-    sent_starts: Option<&[bool]>,
-    out: &mut Vec<TokenEntity>,
-) {
-    let n = is_space.len();
-    let slot = |t: usize, f: usize| &lower[(t * N_FEATS + f) * SLOT..(t * N_FEATS + f + 1) * SLOT];
+fn slot_vector(weights: &Weights, f: usize, h: &[f32], out: &mut [f32; SLOT]) {
+    let w = &weights.lower_w.data[f * SLOT * HIDDEN..(f + 1) * SLOT * HIDDEN];
+    matmul_rows(h, 1, w, SLOT, HIDDEN, out);
+}
+
+/// The greedy BILUO decoder with spaCy's validity rules over one chunk; ties go to the lowest
+/// class index.
+#[inline(always)]
+fn decode(d: Decode<'_>) {
+    let Decode {
+        weights,
+        first,
+        n,
+        h,
+        lower,
+        is_space,
+        sent_starts,
+        state,
+        out,
+    } = d;
     let pad = |f: usize| &weights.lower_pad[f * SLOT..(f + 1) * SLOT];
-    let mut open: Option<(usize, Label)> = None;
     let mut acc = [0f32; SLOT];
     let mut hidden = [0f32; HIDDEN];
-    for (i, &space) in is_space.iter().enumerate() {
+    for (local, &space) in is_space.iter().enumerate() {
+        let i = first + local;
         // B-x and I-x need a next token, and (with sentence starts) one in the same sentence.
         let long =
             n - i >= 2 && !sent_starts.is_some_and(|s| s.get(i + 1).copied().unwrap_or(false));
+        let h_i = &h[local * HIDDEN..(local + 1) * HIDDEN];
         // Only O is valid on a whitespace token outside an entity: no scores needed.
-        if open.is_none() && space {
+        if state.open.is_none() && space {
             continue;
         }
-        let (f1, f2) = match open {
-            Some((s, _)) => (slot(s, 1), slot(i - 1, 2)),
+        let head = &lower[local * SLOT..(local + 1) * SLOT];
+        let (f1, f2) = match state.open {
+            Some(_) => (&state.start[..], &state.prev[..]),
             None => (pad(1), pad(2)),
         };
         for ((((a, x0), x1), x2), b) in acc
             .iter_mut()
-            .zip(slot(i, 0))
+            .zip(head)
             .zip(f1)
             .zip(f2)
             .zip(&weights.lower_b)
@@ -427,7 +591,7 @@ fn decode(
         }
         let mut best: Option<(usize, f32)> = None;
         for (class, &mv) in weights.moves.iter().enumerate() {
-            let valid = match (mv, open) {
+            let valid = match (mv, state.open) {
                 (Move::Begin(_), None) => long,
                 (Move::In(x), Some((_, l))) => long && x == l,
                 (Move::Last(x), Some((_, l))) => x == l,
@@ -445,9 +609,12 @@ fn decode(
         }
         let Some((class, _)) = best else { continue };
         match weights.moves[class] {
-            Move::Begin(l) => open = Some((i, l)),
+            Move::Begin(l) => {
+                state.open = Some((i, l));
+                slot_vector(weights, 1, h_i, &mut state.start);
+            }
             Move::Last(l) => {
-                if let Some((s, _)) = open.take() {
+                if let Some((s, _)) = state.open.take() {
                     out.push(TokenEntity {
                         start: s,
                         end: i + 1,
@@ -461,6 +628,10 @@ fn decode(
                 label: l,
             }),
             Move::In(_) | Move::UnitNone | Move::Out => {}
+        }
+        // The next token sees this one as the previous token while an entity is open.
+        if state.open.is_some() {
+            slot_vector(weights, 2, h_i, &mut state.prev);
         }
     }
 }

@@ -23,7 +23,7 @@ pub mod rules;
 mod weights;
 
 pub use hash::{murmurhash3_u64, murmurhash64a};
-pub use infer::{Scratch, TokenEntity};
+pub use infer::{CHUNK, Scratch, TokenEntity};
 pub use lexical::{
     Lexicon, TableError, py_isalpha, py_isdigit, py_isspace, py_isupper, py_str_isspace,
     word_shape, word_shape_into,
@@ -107,16 +107,16 @@ impl EntityModel {
         sent_starts: Option<&[bool]>,
     ) -> Vec<TokenEntity> {
         let mut out = Vec::new();
-        let pieces = || {
-            tokens
-                .iter()
-                .map(|t| (&text[t.span.start..t.span.end], t.norm.as_deref()))
+        let token = |i: usize| {
+            let t: &Token = &tokens[i];
+            (&text[t.span.start..t.span.end], t.norm.as_deref())
         };
         SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => infer::recognize(
                 &self.weights,
                 &self.lexicon,
-                pieces(),
+                tokens.len(),
+                token,
                 sent_starts,
                 &mut scratch,
                 &mut out,
@@ -125,7 +125,8 @@ impl EntityModel {
             Err(_) => infer::recognize(
                 &self.weights,
                 &self.lexicon,
-                pieces(),
+                tokens.len(),
+                token,
                 sent_starts,
                 &mut Scratch::default(),
                 &mut out,
@@ -145,10 +146,19 @@ impl EntityModel {
         scratch: &mut Scratch,
         out: &mut Vec<TokenEntity>,
     ) {
-        let pieces = tokens
-            .iter()
-            .map(|t| (&text[t.span.start..t.span.end], t.norm.as_deref()));
-        infer::recognize(&self.weights, &self.lexicon, pieces, None, scratch, out);
+        let token = |i: usize| {
+            let t: &Token = &tokens[i];
+            (&text[t.span.start..t.span.end], t.norm.as_deref())
+        };
+        infer::recognize(
+            &self.weights,
+            &self.lexicon,
+            tokens.len(),
+            token,
+            None,
+            scratch,
+            out,
+        );
     }
 }
 
