@@ -100,10 +100,7 @@ impl Clean {
             }
         }
         let texts: Vec<&str> = lines.iter().map(|(_, l)| l.text.as_str()).collect();
-        let mut verdicts = self.rules.judge(&texts, title, byline);
-        if std::env::var("LEDE_EXP_NORULES").is_ok() {
-            verdicts.iter_mut().for_each(|v| *v = None);
-        }
+        let verdicts = self.rules.judge(&texts, title, byline);
         let mut out = MappedText::with_capacity(source.len());
         let mut removed = Vec::new();
         let mut prev_end: Option<usize> = None;
