@@ -187,6 +187,7 @@ pub fn encode(
         lang_confidence: doc.lang_confidence,
         lang_source: doc.lang_source.map(|s| s.as_str().to_owned()),
         lang_detected: doc.lang_detected.clone(),
+        page: doc.page.clone(),
         meta: raw.meta.clone(),
         text: doc.text.clone(),
         removed: parts.cleaned.then(|| {

@@ -316,6 +316,36 @@ pub struct Processing {
     pub stages: Vec<StageTimeOut>,
 }
 
+/// What an HTML page declares about its article (JSON-LD, OpenGraph/`article:*` meta,
+/// `<link rel=canonical>`, `<time>`, `<html lang>`), read by the clean stage. Absent for text
+/// input. `sources` says where each value came from (`json-ld`, `meta`, `link`, `time`,
+/// `html`, `readability`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)] // The fields are named for what they hold; see the schema.
+pub struct PageMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canonical_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_name: Option<String>,
+    /// The language the page declares (as written, e.g. `en-GB`); `lang` is the detected one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// How the main text was found: `readability`, `json-ld` (the `articleBody`) or
+    /// `largest-block` (the fallback when no article container was found).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
+}
+
 /// The enriched record published downstream (`schema: "lede.enriched/1"`).
 ///
 /// Fields of stages that did not run are absent. All offsets are code points into `text`.
@@ -344,6 +374,8 @@ pub struct EnrichedArticle {
     pub lang_detected: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub meta: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageMeta>,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed: Option<Vec<RemovedOut>>,

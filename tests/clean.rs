@@ -404,3 +404,114 @@ proptest! {
         check_map(&s, false)?;
     }
 }
+
+/// One page of a set, cleaned, by key.
+fn cleaned_page(set: &str, key: &str) -> Document {
+    let path = std::path::Path::new(DATA);
+    let pages = if set == "html" {
+        lede::eval::html::load_pages(path)
+    } else {
+        lede::eval::html::load_extra(path)
+    }
+    .unwrap();
+    let page = pages.into_iter().find(|p| p.key == key).expect(key);
+    let mut doc = Document {
+        html: Some(page.html),
+        url: Some(page.url),
+        ..Document::default()
+    };
+    PLAIN.process(&mut doc).expect(key);
+    doc
+}
+
+#[test]
+fn page_metadata_comes_from_json_ld_on_real_pages() {
+    // SlashGear (ScrapingHub DEV): NewsArticle JSON-LD, canonical link.
+    let doc = cleaned_page(
+        "html",
+        "06ee193de4bd611f7fafbab0c59b0f6fe3495093516720632cd093b24c7a0e98",
+    );
+    let page = doc.page.expect("page metadata");
+    assert_eq!(page.authors, ["Chris Davies"]);
+    assert_eq!(
+        page.published_at.as_deref(),
+        Some("2019-11-20T04:31:13-06:00")
+    );
+    assert_eq!(
+        page.modified_at.as_deref(),
+        Some("2019-11-20T04:55:44-06:00")
+    );
+    assert_eq!(page.site_name.as_deref(), Some("SlashGear"));
+    assert_eq!(
+        page.canonical_url.as_deref(),
+        Some(
+            "https://www.slashgear.com/the-vw-id-space-vizzion-is-a-weird-ev-sports-wagon-with-a-secret-message-19600475/"
+        )
+    );
+    assert_eq!(page.sources["authors"], "json-ld");
+    assert_eq!(page.sources["canonical_url"], "link");
+    assert_eq!(page.extraction.as_deref(), Some("readability"));
+    assert!(
+        page.title
+            .as_deref()
+            .is_some_and(|t| t.contains("SPACE VIZZION"))
+    );
+
+    // POPSUGAR (html-extra, WCXB): Person author object, Organization publisher.
+    let page = cleaned_page("html-extra", "wcxb-0039")
+        .page
+        .expect("page metadata");
+    assert_eq!(page.authors, ["Mirel Zaman"]);
+    assert_eq!(
+        page.published_at.as_deref(),
+        Some("2024-10-15T18:50:03+00:00")
+    );
+    assert_eq!(
+        page.modified_at.as_deref(),
+        Some("2025-06-18T16:35:02+00:00")
+    );
+    assert_eq!(page.site_name.as_deref(), Some("POPSUGAR"));
+    assert_eq!(page.lang.as_deref().map(|l| &l[..2]), Some("en"));
+}
+
+#[test]
+fn page_metadata_comes_from_opengraph_when_there_is_no_json_ld() {
+    let doc = cleaned_page("html-extra", "newspaper-cntraveler.com1");
+    let page = doc.page.expect("page metadata");
+    assert_eq!(page.authors, ["Hanya Yanagihara"]);
+    assert_eq!(
+        page.published_at.as_deref(),
+        Some("2014-12-08T18:26:46.427Z")
+    );
+    assert_eq!(page.site_name.as_deref(), Some("Condé Nast Traveler"));
+    assert_eq!(page.sources["published_at"], "meta");
+    assert_eq!(
+        page.canonical_url.as_deref(),
+        Some(
+            "http://www.cntraveler.com/galleries/2014-12-08/marrakech-morocco-best-shopping-guide"
+        )
+    );
+    assert_eq!(doc.published_at, page.published_at);
+}
+
+#[test]
+fn a_page_readability_rejects_falls_back_and_says_so() {
+    // WCXB 0155: Readability finds no container; trafilatura scores 0.95 on it.
+    let key = "wcxb-0155";
+    let doc = cleaned_page("html-extra", key);
+    let page = lede::eval::html::load_extra(std::path::Path::new(DATA))
+        .unwrap()
+        .into_iter()
+        .find(|p| p.key == key)
+        .unwrap();
+    let score = lede::eval::html::score_page(&doc.text, &page.truth);
+    assert!(score.recall > 0.8, "{key}: recall {}", score.recall);
+    assert_eq!(doc.skipped.len(), 1, "{:?}", doc.skipped);
+    assert_eq!(doc.skipped[0].stage, "clean");
+    assert!(
+        doc.skipped[0]
+            .reason
+            .contains("Readability found no article")
+    );
+    assert_ne!(doc.page.unwrap().extraction.as_deref(), Some("readability"));
+}

@@ -1,5 +1,7 @@
-//! `lede eval html`: main-text extraction quality and speed of the clean stage on the ScrapingHub
-//! article-extraction benchmark pages (`shared/data/html`, DEV split).
+//! `lede eval html`: main-text extraction quality and speed of the clean stage on two page sets,
+//! `shared/data/html-extra` (846 pages, three sources; the main development set, split by site
+//! into a tuning part and a held-out part, see [`held_out`]) and `shared/data/html` (the 40
+//! ScrapingHub benchmark DEV pages), each beside trafilatura's figures on the same pages.
 //!
 //! The score is the benchmark's own (its `evaluate.py`, described in `html/README.md`): texts
 //! become sequences of Unicode word tokens, every run of 4 words is a shingle, per-page
@@ -15,7 +17,7 @@ use std::time::Instant;
 use crate::pipeline::clean::Clean;
 use crate::pipeline::{Document, Stage, StageOptions};
 
-/// Reference figures on the same 40 DEV pages (from `html/README.md`, upstream `evaluate.py`).
+/// Reference figures on the 40 ScrapingHub DEV pages (from `html/README.md`, upstream `evaluate.py`).
 const PEERS: &[(&str, f64, f64, f64)] = &[
     (
         "rs_trafilatura (git 9261e08, upstream)",
@@ -128,6 +130,12 @@ pub struct Page {
     pub truth: String,
     /// Where the page was fetched from.
     pub url: String,
+    /// The reference's source (`scrapinghub`, or html-extra's `readability`, `newspaper`, `wcxb`).
+    pub source: String,
+    /// The page's registrable domain (html-extra's `site`; empty when unknown).
+    pub site: String,
+    /// Whether the page is a news page (html-extra's `kind` = `news`; every ScrapingHub page).
+    pub news: bool,
 }
 
 /// The folder that holds `ground-truth.json`: `data_dir/html` or `data_dir` itself.
@@ -140,23 +148,29 @@ fn html_dir(data_dir: &Path) -> PathBuf {
     }
 }
 
-/// Loads every page with ground truth, in key order.
-///
-/// # Errors
-/// When `ground-truth.json` or a page cannot be read or parsed.
-pub fn load_pages(data_dir: &Path) -> Result<Vec<Page>, Box<dyn std::error::Error>> {
-    let dir = html_dir(data_dir);
+/// Reads `dir/ground-truth.json` and every `dir/<key>.html.gz`, in key order.
+fn load_dir(dir: &Path) -> Result<Vec<Page>, Box<dyn std::error::Error>> {
     let truth: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json"))?)?;
+    let info: serde_json::Map<String, serde_json::Value> =
+        match std::fs::read(dir.join("pages.json")) {
+            Ok(bytes) => serde_json::from_slice(&bytes)?,
+            Err(_) => serde_json::Map::new(),
+        };
     let mut pages = Vec::with_capacity(truth.len());
     for (key, item) in truth {
         let mut bytes = Vec::new();
         let file = std::fs::File::open(dir.join(format!("{key}.html.gz")))?;
         flate2::read::GzDecoder::new(file).read_to_end(&mut bytes)?;
+        let about = info.get(&key);
+        let field = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).map(str::to_owned);
         pages.push(Page {
             html: String::from_utf8_lossy(&bytes).into_owned(),
             truth: item["articleBody"].as_str().unwrap_or_default().to_owned(),
             url: item["url"].as_str().unwrap_or_default().to_owned(),
+            source: field(item.get("source")).unwrap_or_else(|| "scrapinghub".to_owned()),
+            site: field(about.and_then(|a| a.get("site"))).unwrap_or_default(),
+            news: about.is_none_or(|a| a.get("kind").and_then(|k| k.as_str()) == Some("news")),
             key,
         });
     }
@@ -164,44 +178,186 @@ pub fn load_pages(data_dir: &Path) -> Result<Vec<Page>, Box<dyn std::error::Erro
     Ok(pages)
 }
 
-/// Runs the clean stage over every page and returns the report: P/R/F1, ms/page, the peers'
-/// figures, and the ten weakest pages. `model_dir` is unused (the clean stage has no model).
+/// Loads the 40 ScrapingHub DEV pages (`data_dir/html`), in key order.
 ///
 /// # Errors
-/// When the pages cannot be loaded.
-pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let pages = load_pages(data_dir)?;
-    let stage = Clean::new(&StageOptions::default());
-    let mut scores = Vec::with_capacity(pages.len());
-    let mut failures = 0usize;
-    let started = Instant::now();
+/// When `ground-truth.json` or a page cannot be read or parsed.
+pub fn load_pages(data_dir: &Path) -> Result<Vec<Page>, Box<dyn std::error::Error>> {
+    load_dir(&html_dir(data_dir))
+}
+
+/// Loads the 846 html-extra pages (`data_dir/html-extra`), in key order.
+///
+/// # Errors
+/// When `ground-truth.json`, `pages.json` or a page cannot be read or parsed.
+pub fn load_extra(data_dir: &Path) -> Result<Vec<Page>, Box<dyn std::error::Error>> {
+    load_dir(&data_dir.join("html-extra"))
+}
+
+/// Percent of html-extra's sites held out from tuning.
+pub const HELD_OUT_PERCENT: u64 = 30;
+
+/// The fixed split of html-extra: whether `page` is in the held-out part nobody tunes on.
+///
+/// By site, so no rule learnt on one page of a site is scored on another page of it: the
+/// FNV-1a 64 hash of the site (the page key when the site is unknown) modulo 100, below
+/// [`HELD_OUT_PERCENT`]. Fixed before any tuning; never change it to move a page.
+pub fn held_out(page: &Page) -> bool {
+    let name = if page.site.is_empty() {
+        &page.key
+    } else {
+        &page.site
+    };
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash % 100 < HELD_OUT_PERCENT
+}
+
+/// Where `lede eval html` looks for trafilatura's texts (`scripts/trafilatura-html.sh` writes
+/// them); `LEDE_EVAL_PEER` overrides it.
+const PEER_FILE: &str = "target/trafilatura-html.jsonl";
+
+/// trafilatura's text per (set, key), from the script's JSONL; empty when the file is absent.
+fn load_peer() -> HashMap<(String, String), String> {
+    let path = std::env::var("LEDE_EVAL_PEER").unwrap_or_else(|_| PEER_FILE.to_owned());
+    let Ok(file) = std::fs::read_to_string(&path) else {
+        return HashMap::new();
+    };
+    file.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|v| {
+            Some((
+                (v["set"].as_str()?.to_owned(), v["id"].as_str()?.to_owned()),
+                v["text"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Per-page F1 (0 when the page has no precision).
+fn page_f1(s: &PageScore) -> f64 {
+    let p = s.precision.unwrap_or(0.0);
+    if p + s.recall == 0.0 {
+        0.0
+    } else {
+        2.0 * p * s.recall / (p + s.recall)
+    }
+}
+
+/// lede's outcome on one page.
+struct Outcome {
+    score: PageScore,
+    rejected: Option<String>,
+    peer: Option<PageScore>,
+}
+
+/// Runs the clean stage over `pages`; returns the outcomes and the ms/page.
+fn run_set(
+    stage: &Clean,
+    pages: &[Page],
+    set: &str,
+    peer: &HashMap<(String, String), String>,
+) -> (
+    Vec<Outcome>,
+    f64,
+    std::collections::BTreeMap<&'static str, usize>,
+) {
     let mut outputs = Vec::with_capacity(pages.len());
     let mut removed: std::collections::BTreeMap<&'static str, usize> = Default::default();
-    for page in &pages {
+    let started = Instant::now();
+    for page in pages {
         let mut doc = Document {
             html: Some(page.html.clone()),
             url: Some(page.url.clone()),
             ..Document::default()
         };
-        if stage.process(&mut doc).is_err() {
-            failures += 1;
-        }
+        let rejected = stage.process(&mut doc).err().map(|e| e.to_string());
         for r in &doc.removed {
             *removed.entry(r.kind).or_insert(0) += 1;
         }
-        outputs.push(doc.text);
+        outputs.push((doc.text, rejected));
     }
-    let elapsed = started.elapsed();
-    for (page, text) in pages.iter().zip(&outputs) {
-        scores.push(score_page(text, &page.truth));
+    let ms = started.elapsed().as_secs_f64() * 1000.0 / pages.len().max(1) as f64;
+    let dump = std::env::var("LEDE_EVAL_DUMP").ok();
+    let mut dump_lines = String::new();
+    let outcomes = pages
+        .iter()
+        .zip(outputs)
+        .map(|(page, (text, rejected))| {
+            let score = score_page(&text, &page.truth);
+            if dump.is_some() {
+                let line = serde_json::json!({"set": set, "id": page.key, "f1": page_f1(&score), "text": text});
+                dump_lines.push_str(&line.to_string());
+                dump_lines.push('\n');
+            }
+            Outcome {
+                score,
+                rejected,
+                peer: peer
+                    .get(&(set.to_owned(), page.key.clone()))
+                    .map(|t| score_page(t, &page.truth)),
+            }
+        })
+        .collect();
+    if let Some(path) = dump {
+        let path = format!("{path}.{set}.jsonl");
+        if let Err(e) = std::fs::write(&path, dump_lines) {
+            tracing::warn!(path, error = %e, "Could not write the eval dump");
+        }
     }
-    let (p, r, f1) = corpus_scores(&scores);
-    let ms = elapsed.as_secs_f64() * 1000.0 / pages.len().max(1) as f64;
+    (outcomes, ms, removed)
+}
+
+/// One report row: lede's F1/P/R on the pages `keep` selects, and the peer's beside it.
+fn row(
+    out: &mut String,
+    name: &str,
+    pages: &[Page],
+    outcomes: &[Outcome],
+    keep: impl Fn(&Page) -> bool,
+) -> std::fmt::Result {
+    let chosen: Vec<&Outcome> = pages
+        .iter()
+        .zip(outcomes)
+        .filter(|(p, _)| keep(p))
+        .map(|(_, o)| o)
+        .collect();
+    let ours: Vec<PageScore> = chosen.iter().map(|o| o.score).collect();
+    let (p, r, f1) = corpus_scores(&ours);
+    let theirs: Option<Vec<PageScore>> = chosen.iter().map(|o| o.peer).collect();
+    let peer = match theirs.filter(|t| !t.is_empty()) {
+        Some(t) => {
+            let (tp, tr, tf) = corpus_scores(&t);
+            let mark = if f1 >= tf { ">=" } else { "< " };
+            format!("{mark} {tf:.3} {tp:.3} {tr:.3}")
+        }
+        None => "   (run scripts/trafilatura-html.sh)".to_owned(),
+    };
+    writeln!(
+        out,
+        "  {name:<26} {:>4}  {f1:.3} {p:.3} {r:.3}  {peer}",
+        chosen.len()
+    )
+}
+
+/// Runs the clean stage over both page sets and returns the report: per set, source, news
+/// subset and html-extra split, lede's F1/P/R beside trafilatura's on the same pages; ms/page;
+/// rejected pages; the pages lede scores below 0.5 where trafilatura does not; the weakest
+/// pages. `model_dir` is unused (the clean stage has no model).
+///
+/// Set `LEDE_EVAL_DUMP=PREFIX` to also write every page's text and F1 to
+/// `PREFIX.<set>.jsonl` (for looking at pages; the texts are the publishers').
+///
+/// # Errors
+/// When the pages cannot be loaded.
+pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::error::Error>> {
+    let stage = Clean::new(&StageOptions::default());
+    let peer = load_peer();
     let mut out = String::new();
     writeln!(
         out,
-        "clean stage on {} ScrapingHub DEV pages ({}; ms/page includes lang detection and cleaning)",
-        pages.len(),
+        "clean stage, ScrapingHub shingle metric ({}; ms/page includes lang detection and cleaning)",
         if cfg!(debug_assertions) {
             "DEBUG build: timings are not representative"
         } else {
@@ -210,44 +366,102 @@ pub fn run(data_dir: &Path, _model_dir: &Path) -> Result<String, Box<dyn std::er
     )?;
     writeln!(
         out,
-        "{:<42} {:>6} {:>6} {:>6} {:>9}",
-        "system", "F1", "P", "R", "ms/page"
+        "  {:<26} {:>4}  {:<17}  trafilatura 2.3 F1 P R (same pages, same metric)",
+        "pages", "n", "lede F1 P R"
     )?;
+    let sets: [(&str, Vec<Page>); 2] = [
+        ("html-extra", load_extra(data_dir)?),
+        ("html", load_pages(data_dir)?),
+    ];
+    let mut left_behind = Vec::new();
+    for (set, pages) in &sets {
+        let (outcomes, ms, removed) = run_set(&stage, pages, set, &peer);
+        writeln!(out, "{set}: {ms:.2} ms/page")?;
+        row(&mut out, "all", pages, &outcomes, |_| true)?;
+        if *set == "html-extra" {
+            row(
+                &mut out,
+                "tuning part (70% of sites)",
+                pages,
+                &outcomes,
+                |p| !held_out(p),
+            )?;
+            row(&mut out, "held-out part (30%)", pages, &outcomes, held_out)?;
+            for source in ["readability", "newspaper", "wcxb"] {
+                row(&mut out, source, pages, &outcomes, |p| p.source == source)?;
+            }
+            row(&mut out, "news", pages, &outcomes, |p| p.news)?;
+            row(&mut out, "news, held-out", pages, &outcomes, |p| {
+                p.news && held_out(p)
+            })?;
+            for source in ["readability", "newspaper", "wcxb"] {
+                let name = format!("news, {source}");
+                row(&mut out, &name, pages, &outcomes, |p| {
+                    p.news && p.source == source
+                })?;
+            }
+        }
+        let rejected: Vec<String> = pages
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(p, o)| o.rejected.as_ref().map(|e| format!("{} ({e})", p.key)))
+            .collect();
+        writeln!(out, "  rejected pages: {}", rejected.len())?;
+        for r in &rejected {
+            writeln!(out, "    {r}")?;
+        }
+        let kinds: Vec<String> = removed.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "  lines removed, by kind: {}", kinds.join(", "))?;
+        let mut order: Vec<usize> = (0..pages.len()).collect();
+        order.sort_by(|&a, &b| page_f1(&outcomes[a].score).total_cmp(&page_f1(&outcomes[b].score)));
+        writeln!(out, "  weakest pages (key, F1, P, R, trafilatura F1):")?;
+        for &i in order.iter().take(10) {
+            let s = outcomes[i].score;
+            writeln!(
+                out,
+                "    {:<40} {:.3} {:.3} {:.3} {}",
+                pages[i].key,
+                page_f1(&s),
+                s.precision.unwrap_or(0.0),
+                s.recall,
+                outcomes[i]
+                    .peer
+                    .map_or("-".to_owned(), |p| format!("{:.3}", page_f1(&p)))
+            )?;
+        }
+        for (page, o) in pages.iter().zip(&outcomes) {
+            if let Some(theirs) = o
+                .peer
+                .filter(|t| page_f1(t) >= 0.5 && page_f1(&o.score) < 0.5)
+            {
+                left_behind.push(format!(
+                    "    {set} {:<40} lede {:.3} trafilatura {:.3}{}",
+                    page.key,
+                    page_f1(&o.score),
+                    page_f1(&theirs),
+                    if held_out(page) && *set == "html-extra" {
+                        " (held out)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
     writeln!(
         out,
-        "{:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {ms:>9.2}",
-        "lede clean"
+        "ScrapingHub DEV reference figures (html/README.md, upstream evaluate.py):"
     )?;
     for (name, f1, p, r) in PEERS {
-        writeln!(out, "{name:<42} {f1:>6.3} {p:>6.3} {r:>6.3} {:>9}", "-")?;
+        writeln!(out, "  {name:<40} {f1:.3} {p:.3} {r:.3}")?;
     }
-    writeln!(out, "pages with an extraction error: {failures}")?;
-    let kinds: Vec<String> = removed.iter().map(|(k, n)| format!("{k} {n}")).collect();
     writeln!(
         out,
-        "lines removed after extraction, by kind: {}",
-        kinds.join(", ")
+        "pages where lede < 0.5 and trafilatura >= 0.5: {}",
+        left_behind.len()
     )?;
-    let mut order: Vec<usize> = (0..pages.len()).collect();
-    let f = |s: &PageScore| {
-        let p = s.precision.unwrap_or(0.0);
-        if p + s.recall == 0.0 {
-            0.0
-        } else {
-            2.0 * p * s.recall / (p + s.recall)
-        }
-    };
-    order.sort_by(|&a, &b| f(&scores[a]).total_cmp(&f(&scores[b])));
-    writeln!(out, "weakest pages (key prefix, P, R):")?;
-    for &i in order.iter().take(10) {
-        let s = scores[i];
-        writeln!(
-            out,
-            "  {} {:.3} {:.3}",
-            &pages[i].key[..12.min(pages[i].key.len())],
-            s.precision.unwrap_or(0.0),
-            s.recall
-        )?;
+    for line in &left_behind {
+        writeln!(out, "{line}")?;
     }
     Ok(out)
 }

@@ -241,6 +241,8 @@ pub struct Document {
     pub skipped: Vec<Skip>,
     /// Where each run of `text` came from in the clean stage's input (with `source_offsets`).
     pub source_map: Option<clean::SourceMap>,
+    /// What the HTML page declares about the article (HTML input only).
+    pub page: Option<crate::record::PageMeta>,
 }
 
 impl Document {

@@ -5,7 +5,11 @@
 //!   scraped text. When an article has both `html` and `text`, the HTML extraction wins (it
 //!   carries paragraphs and metadata) and `text` is only the fallback if extraction fails.
 //!   Title, byline, published time, canonical URL and declared language fill the document's
-//!   fields that are still `None`. The HTML is consumed (`doc.html` becomes `None`).
+//!   fields that are still `None`; everything the page declares (authors, modified time, site
+//!   name, … with where each came from, `meta.rs`) goes to [`Document::page`]. When
+//!   Readability finds no article container the text comes from a fallback (the JSON-LD
+//!   `articleBody`, else the block with the most paragraph text) and a [`Skip`] of `clean`
+//!   says so. The HTML is consumed (`doc.html` becomes `None`).
 //! * **Paragraphs**: every non-blank input line is one paragraph, and paragraphs come out
 //!   separated by exactly one blank line (`"\n\n"`). Scraped text puts one paragraph per line
 //!   (the seed article does), extracted HTML one per block; hard-wrapped plain text (one
@@ -29,13 +33,14 @@
 mod boilerplate;
 mod html;
 mod lang;
+mod meta;
 mod normalize;
 mod source_map;
 
 pub use lang::{LangSource, MIN_CONFIDENCE, MODEL_LANG};
 pub use source_map::{Alignment, SourceMap};
 
-use super::{Document, Removal, Span, Stage, StageError, StageOptions};
+use super::{Document, Removal, Skip, Span, Stage, StageError, StageOptions};
 use boilerplate::Rules;
 use source_map::MappedText;
 
@@ -172,11 +177,21 @@ impl Stage for Clean {
                     if !doc.text.trim().is_empty() {
                         tracing::debug!("Article has html and text; using the HTML extraction");
                     }
-                    doc.title = doc.title.take().or(found.title);
+                    doc.title = doc.title.take().or_else(|| found.page.title.clone());
                     doc.byline = doc.byline.take().or(found.byline);
-                    doc.published_at = doc.published_at.take().or(found.published_at);
-                    doc.url = doc.url.take().or(found.url);
-                    declared_html = found.lang;
+                    doc.published_at = doc
+                        .published_at
+                        .take()
+                        .or_else(|| found.page.published_at.clone());
+                    doc.url = doc.url.take().or_else(|| found.page.canonical_url.clone());
+                    declared_html.clone_from(&found.page.lang);
+                    if let Some(reason) = found.fallback {
+                        doc.skipped.push(Skip {
+                            stage: "clean",
+                            reason,
+                        });
+                    }
+                    doc.page = Some(found.page);
                     source = Some(found.text);
                 }
                 Ok(_) | Err(_) if !doc.text.trim().is_empty() => {
