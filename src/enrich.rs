@@ -8,14 +8,23 @@ use crate::record::{DecodeError, RawArticle};
 /// An article that went through the pipeline.
 #[derive(Debug, Clone)]
 pub struct Enriched {
-    /// The article id (the output's `Nats-Msg-Id`).
+    /// The article id.
     pub id: String,
+    /// The article's revision ([`crate::record::RawArticle::revision`]).
+    pub revision: String,
     /// The enriched record, JSON.
     pub record: Vec<u8>,
     /// How long each stage took (for the latency histograms).
     pub timings: Vec<StageTiming>,
     /// The label of every entity in the record (for the entities-by-label counter).
     pub entity_labels: Vec<Label>,
+}
+
+impl Enriched {
+    /// The output's `Nats-Msg-Id`: `<id>:<revision>` ([`crate::record::message_id`]).
+    pub fn message_id(&self) -> String {
+        crate::record::message_id(&self.id, &self.revision)
+    }
 }
 
 /// Why an article was rejected: permanent, it goes to the dead-letter queue.
@@ -93,6 +102,7 @@ pub fn enrich_payload(
         .flatten()
         .filter_map(|e| Label::parse(&e.label))
         .collect();
+    let revision = record.revision.clone();
     let record = serde_json::to_vec(&record).map_err(|e| Rejection {
         id: Some(raw.id.clone()),
         kind: "encode",
@@ -100,6 +110,7 @@ pub fn enrich_payload(
     })?;
     Ok(Enriched {
         id: raw.id,
+        revision,
         record,
         timings,
         entity_labels,

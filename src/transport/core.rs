@@ -84,7 +84,7 @@ pub async fn run(
                         insert_header(
                             &mut headers,
                             super::HEADER_MSG_ID,
-                            &enriched.id,
+                            &enriched.message_id(),
                         );
                         headers.insert(HEADER_SCHEMA, ENRICHED_SCHEMA);
                         (settings.output_subject.clone(), enriched.record.into())
