@@ -42,7 +42,7 @@ pub const DEFAULT_DUPLICATE_WINDOW: &str = "20m";
 /// transient errors (nothing listening yet, timeouts, a cluster electing a leader).
 pub const DEFAULT_STARTUP_TIMEOUT: &str = "60s";
 /// Replicas of the streams `--ensure-streams` creates (3 on a 3-node cluster).
-pub const DEFAULT_STREAM_REPLICAS: usize = 1;
+pub const DEFAULT_STREAM_REPLICAS: u16 = 1;
 /// Time SIGTERM leaves in-flight articles to finish.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
 /// What `lede healthcheck` probes: the liveness endpoint at the images' `LEDE_HTTP_ADDR`.
@@ -175,8 +175,8 @@ pub struct NatsArgs {
     #[arg(long, env = "LEDE_ENSURE_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
     pub ensure_streams: bool,
     /// Replicas of the streams --ensure-streams creates (1..=5; 3 on a 3-node cluster).
-    #[arg(long, env = "LEDE_STREAM_REPLICAS", default_value_t = DEFAULT_STREAM_REPLICAS, value_parser = clap::value_parser!(u64).range(1..=5).map(|n| n as usize))]
-    pub stream_replicas: usize,
+    #[arg(long, env = "LEDE_STREAM_REPLICAS", default_value_t = DEFAULT_STREAM_REPLICAS, value_parser = clap::value_parser!(u16).range(1..=5))]
+    pub stream_replicas: u16,
     /// How long start-up retries connecting and binding through transient errors (timeouts,
     /// no responders, a leader election) before it gives up; readiness says why meanwhile.
     #[arg(long, env = "LEDE_STARTUP_TIMEOUT", value_parser = humantime::parse_duration, default_value = DEFAULT_STARTUP_TIMEOUT)]

@@ -143,7 +143,9 @@ mod tests {
     fn not_ready_without_a_client_or_while_stopping() {
         let h = Health::new();
         assert_eq!(h.ready(), Err("not connected to NATS yet".into()));
-        h.set_waiting(Some("waiting for NATS at nats://x:1: connection refused".into()));
+        h.set_waiting(Some(
+            "waiting for NATS at nats://x:1: connection refused".into(),
+        ));
         assert_eq!(
             h.ready(),
             Err("waiting for NATS at nats://x:1: connection refused".into()),

@@ -201,11 +201,11 @@ impl RawArticle {
             hasher.update(name.as_bytes());
             match value {
                 Some(v) => {
-                    hasher.update([1]);
+                    hasher.update([1u8]);
                     hasher.update((v.len() as u64).to_le_bytes());
                     hasher.update(v.as_bytes());
                 }
-                None => hasher.update([0]),
+                None => hasher.update([0u8]),
             }
         }
         hasher.update(b"meta");
@@ -706,14 +706,22 @@ mod tests {
             MAX,
         )
         .unwrap();
-        assert_eq!(a.revision(), reordered.revision(), "key order is not content");
+        assert_eq!(
+            a.revision(),
+            reordered.revision(),
+            "key order is not content"
+        );
         assert_eq!(a.revision().len(), REVISION_HEX_DIGITS);
         let other_id = RawArticle::decode(
             br#"{"id":"other","title":"T","text":"Body.","section":"world","tags":["a","b"]}"#,
             MAX,
         )
         .unwrap();
-        assert_eq!(a.revision(), other_id.revision(), "the id is not part of it");
+        assert_eq!(
+            a.revision(),
+            other_id.revision(),
+            "the id is not part of it"
+        );
         let changed: [&[u8]; 5] = [
             br#"{"id":"r","title":"T2","text":"Body.","section":"world","tags":["a","b"]}"#,
             br#"{"id":"r","title":"T","text":"Body!","section":"world","tags":["a","b"]}"#,

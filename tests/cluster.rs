@@ -220,12 +220,18 @@ async fn provision(js: &jetstream::Context) {
     }
     let mut config: consumer::Config =
         serde_json::from_str(&deploy_file("consumer-lede.json")).unwrap();
-    assert_eq!(config.max_deliver, 5, "the provisioned consumer bounds redelivery");
+    assert_eq!(
+        config.max_deliver, 5,
+        "the provisioned consumer bounds redelivery"
+    );
     // A 30 s ack wait would make each killed worker's articles wait 30 s: 2 s, same shape.
     config.ack_wait = Duration::from_secs(2);
     config.backoff = (0..5).map(|i| Duration::from_secs(2 << i)).collect();
     let input = retry("get ARTICLES", || js.get_stream("ARTICLES")).await;
-    retry("create consumer lede", || input.create_consumer(config.clone())).await;
+    retry("create consumer lede", || {
+        input.create_consumer(config.clone())
+    })
+    .await;
 }
 
 /// The input stream's leader node, by server name.
@@ -448,7 +454,11 @@ async fn a_three_node_cluster_loses_nothing_through_leader_kills_and_worker_kill
     let recorder = Recorder::start(&urls).await;
     let (payloads, bad) = workload();
     let summary = lede::transport::publish::publish_all(&js, "articles.raw", payloads, 256).await;
-    assert_eq!((summary.stored, summary.failed), (ARTICLES as u64, 0), "{summary}");
+    assert_eq!(
+        (summary.stored, summary.failed),
+        (ARTICLES as u64, 0),
+        "{summary}"
+    );
 
     let mut spawned = 0;
     let mut spawn = |urls: &str| {
@@ -538,14 +548,15 @@ async fn a_three_node_cluster_loses_nothing_through_leader_kills_and_worker_kill
     for m in &out {
         let r: EnrichedArticle = serde_json::from_slice(&m.payload).expect("record");
         *by_id.entry(r.id).or_default() += 1;
-        *by_key.entry(header(m, "Nats-Msg-Id").unwrap_or_default()).or_default() += 1;
+        *by_key
+            .entry(header(m, "Nats-Msg-Id").unwrap_or_default())
+            .or_default() += 1;
     }
     let dead = read_all(&js, "ARTICLES_DLQ").await;
     let mut dead_by_label: HashMap<String, usize> = HashMap::new();
     for m in &dead {
-        let label = bad_label(&m.payload).unwrap_or_else(|| {
-            format!("good-in-dlq:{:?}", header(m, "Lede-Error-Kind"))
-        });
+        let label = bad_label(&m.payload)
+            .unwrap_or_else(|| format!("good-in-dlq:{:?}", header(m, "Lede-Error-Kind")));
         *dead_by_label.entry(label).or_default() += 1;
     }
     let (mut lost, mut misrouted) = (0, 0);
@@ -588,7 +599,11 @@ async fn a_three_node_cluster_loses_nothing_through_leader_kills_and_worker_kill
         (0, 0, 0),
         "{table}\n{logs_text}"
     );
-    assert_eq!(dead_by_label.len(), bad, "every malformed article dead-lettered");
+    assert_eq!(
+        dead_by_label.len(),
+        bad,
+        "every malformed article dead-lettered"
+    );
     for mut w in workers {
         w.kill();
     }

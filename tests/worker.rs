@@ -28,7 +28,10 @@ fn delay_pipeline(ms: u64) -> Pipeline {
 async fn wait_until(done: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + WAIT;
     while !done() {
-        assert!(std::time::Instant::now() < deadline, "condition not met in {WAIT:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met in {WAIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -427,9 +430,7 @@ async fn traceparent_is_continued_on_the_output() {
     // Records come in any order: find each by its id.
     let by_id = |id: &str| {
         out.iter()
-            .find(|m| {
-                header(m, "Nats-Msg-Id").is_some_and(|h| h.starts_with(&format!("{id}:")))
-            })
+            .find(|m| header(m, "Nats-Msg-Id").is_some_and(|h| h.starts_with(&format!("{id}:"))))
             .expect(id)
     };
     let child = header(by_id("traced"), "traceparent").unwrap();
@@ -598,16 +599,27 @@ async fn within_the_windows_a_correction_is_stored_and_an_identical_republish_is
     assert!(!publish_as(&js, "someone-elses-id", v1.clone()).await);
     wait_until(|| publishes.total() >= 2).await;
     // The correction, published the same way 1 s later, is a new revision: stored.
-    let corrected = lede::transport::publish::publish_all(&js, "articles.raw", [v2.clone()], 8).await;
-    assert_eq!(corrected.stored, 1, "the input window kept the correction: {corrected}");
+    let corrected =
+        lede::transport::publish::publish_all(&js, "articles.raw", [v2.clone()], 8).await;
+    assert_eq!(
+        corrected.stored, 1,
+        "the input window kept the correction: {corrected}"
+    );
     wait_for_messages(&js, "ARTICLES_ENRICHED", 2).await;
     wait_consumer_idle(&js).await;
 
     let stored = revisions(&js, "ARTICLES_ENRICHED").await;
-    let r1 = lede::record::RawArticle::decode(&v1, 1 << 20).unwrap().revision();
-    let r2 = lede::record::RawArticle::decode(&v2, 1 << 20).unwrap().revision();
+    let r1 = lede::record::RawArticle::decode(&v1, 1 << 20)
+        .unwrap()
+        .revision();
+    let r2 = lede::record::RawArticle::decode(&v2, 1 << 20)
+        .unwrap()
+        .revision();
     assert_ne!(r1, r2);
-    let mut want = vec![("rev-1".to_owned(), r1.clone()), ("rev-1".to_owned(), r2.clone())];
+    let mut want = vec![
+        ("rev-1".to_owned(), r1.clone()),
+        ("rev-1".to_owned(), r2.clone()),
+    ];
     let mut got = stored.clone();
     want.sort();
     got.sort();
@@ -617,7 +629,11 @@ async fn within_the_windows_a_correction_is_stored_and_an_identical_republish_is
     assert_eq!(seen.get(&format!("rev-1:{r1}")), Some(&2), "{seen:?}");
     assert_eq!(seen.get(&format!("rev-1:{r2}")), Some(&1), "{seen:?}");
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(load(&worker.stats.duplicates), 1, "the identical republish, absorbed");
+    assert_eq!(
+        load(&worker.stats.duplicates),
+        1,
+        "the identical republish, absorbed"
+    );
     worker.stop().await;
 }
 
@@ -657,13 +673,29 @@ async fn beyond_the_windows_a_correction_is_stored_once_and_a_republish_keeps_it
     wait_for_messages(&js, "ARTICLES_ENRICHED", 3).await;
     wait_consumer_idle(&js).await;
     let stored = revisions(&js, "ARTICLES_ENRICHED").await;
-    let r1 = lede::record::RawArticle::decode(&v1, 1 << 20).unwrap().revision();
-    let r2 = lede::record::RawArticle::decode(&v2, 1 << 20).unwrap().revision();
+    let r1 = lede::record::RawArticle::decode(&v1, 1 << 20)
+        .unwrap()
+        .revision();
+    let r2 = lede::record::RawArticle::decode(&v2, 1 << 20)
+        .unwrap()
+        .revision();
     let count = |r: &str| stored.iter().filter(|(_, rev)| rev == r).count();
-    assert_eq!(count(&r2), 1, "the correction stored exactly once: {stored:?}");
-    assert_eq!(count(&r1), 2, "the late identical republish: same revision: {stored:?}");
+    assert_eq!(
+        count(&r2),
+        1,
+        "the correction stored exactly once: {stored:?}"
+    );
+    assert_eq!(
+        count(&r1),
+        2,
+        "the late identical republish: same revision: {stored:?}"
+    );
     assert_eq!(stored.len(), 3);
-    assert_eq!(publishes.total(), 3, "nothing published twice by the worker");
+    assert_eq!(
+        publishes.total(),
+        3,
+        "nothing published twice by the worker"
+    );
     // The input sequence orders the versions: the correction's is above the first's.
     let out = read_all(&js, "ARTICLES_ENRICHED").await;
     let seq = |m: &async_nats::Message| -> u64 {
@@ -731,12 +763,16 @@ async fn exhausted_deliveries_are_dead_lettered_exactly_once_across_workers() {
     // Nothing stranded: the message left the work queue.
     let deadline = std::time::Instant::now() + WAIT;
     while stream_state(&js, "ARTICLES").await.messages > 0 {
-        assert!(std::time::Instant::now() < deadline, "still in the work queue");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still in the work queue"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(load(&a.stats.exhausted) + load(&b.stats.exhausted), 1);
-    let copies = load(&a.stats.exhausted) + load(&b.stats.exhausted)
+    let copies = load(&a.stats.exhausted)
+        + load(&b.stats.exhausted)
         + load(&a.stats.exhausted_duplicates)
         + load(&b.stats.exhausted_duplicates);
     assert_eq!(
@@ -790,8 +826,16 @@ async fn shutdown_hands_back_at_once_what_no_stage_has_started() {
     worker.stop().await;
     let took = started.elapsed();
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    assert_eq!(load(&stats.enriched), 1, "only the one in a stage was finished");
-    assert_eq!(load(&stats.not_started), 5, "the five waiting were handed back");
+    assert_eq!(
+        load(&stats.enriched),
+        1,
+        "only the one in a stage was finished"
+    );
+    assert_eq!(
+        load(&stats.not_started),
+        5,
+        "the five waiting were handed back"
+    );
     assert!(
         took < Duration::from_millis(3_000),
         "stopped after the one running article, not all six: {took:?}"
@@ -812,12 +856,24 @@ async fn a_connection_failure_names_the_url_and_the_cause() {
     let dead = format!("nats://127.0.0.1:{}", free_port());
     let started = std::time::Instant::now();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_lede"))
-        .args(["worker", "--nats-url", &dead, "--startup-timeout", "2s", "--stages", ""])
+        .args([
+            "worker",
+            "--nats-url",
+            &dead,
+            "--startup-timeout",
+            "2s",
+            "--stages",
+            "",
+        ])
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     let warns: Vec<&str> = stderr
         .lines()
@@ -853,7 +909,11 @@ async fn a_url_list_with_a_dead_server_still_connects() {
         free_port()
     );
     let mut worker = spawn_lede_worker(&urls, &["--stages", ""]);
-    publish(&js, vec![article("listed", "Reached through a server list.")]).await;
+    publish(
+        &js,
+        vec![article("listed", "Reached through a server list.")],
+    )
+    .await;
     wait_for_messages(&js, "ARTICLES_ENRICHED", 1).await;
     assert_eq!(ids(&read_all(&js, "ARTICLES_ENRICHED").await), ["listed"]);
     worker.kill().ok();

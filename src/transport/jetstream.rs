@@ -284,7 +284,10 @@ impl PullStreak {
     /// Records a failure and returns how long to wait before asking again.
     fn failed(&mut self, error: &str) -> Duration {
         if self.failures == 0 {
-            tracing::warn!(error, "Pulling failed; backing off and retrying (logged once until it recovers)");
+            tracing::warn!(
+                error,
+                "Pulling failed; backing off and retrying (logged once until it recovers)"
+            );
             self.since = Some(Instant::now());
         } else {
             tracing::debug!(error, failures = self.failures + 1, "Pulling failed again");
@@ -961,7 +964,11 @@ mod tests {
         };
         let r = Redelivery::of(&config);
         assert_eq!(r.max_deliver, 4);
-        assert_eq!(r.progress_every, Duration::from_secs(2), "a third of the shortest delay");
+        assert_eq!(
+            r.progress_every,
+            Duration::from_secs(2),
+            "a third of the shortest delay"
+        );
         assert!(!r.is_last(3) && r.is_last(4));
         let unlimited = Redelivery::of(&jetstream::consumer::Config {
             max_deliver: -1,

@@ -346,7 +346,7 @@ fn file_stream(
     subject: &str,
     max_age: Duration,
     duplicate_window: Duration,
-    replicas: usize,
+    replicas: u16,
 ) -> stream::Config {
     stream::Config {
         name: name.to_owned(),
@@ -354,7 +354,7 @@ fn file_stream(
         storage: stream::StorageType::File,
         max_age,
         duplicate_window,
-        num_replicas: replicas,
+        num_replicas: usize::from(replicas),
         ..Default::default()
     }
 }
@@ -583,9 +583,8 @@ mod tests {
 
     #[test]
     fn only_server_side_trouble_is_retried() {
-        let parse = |json: &str| -> async_nats::jetstream::Error {
-            serde_json::from_str(json).unwrap()
-        };
+        let parse =
+            |json: &str| -> async_nats::jetstream::Error { serde_json::from_str(json).unwrap() };
         let transient = [
             r#"{"code":503,"err_code":10008,"description":"JetStream system temporarily unavailable"}"#,
             r#"{"code":500,"err_code":10118,"description":"stream is offline"}"#,

@@ -128,10 +128,7 @@ mod tests {
     fn message_id_is_the_article_id_and_revision_or_a_hash() {
         let v1 = br#"{"id":"a1","text":"x"}"#;
         let raw = RawArticle::decode(v1, 100).unwrap();
-        assert_eq!(
-            message_id(v1),
-            (format!("a1:{}", raw.revision()), true)
-        );
+        assert_eq!(message_id(v1), (format!("a1:{}", raw.revision()), true));
         let (corrected, _) = message_id(br#"{"id":"a1","text":"x, corrected"}"#);
         assert_ne!(corrected, message_id(v1).0, "a correction gets a new id");
         assert!(corrected.starts_with("a1:"));

@@ -297,7 +297,10 @@ impl PublishCounter {
             .connect(url)
             .await
             .expect("counter connect");
-        let mut sub = client.subscribe(subject.to_owned()).await.expect("subscribe");
+        let mut sub = client
+            .subscribe(subject.to_owned())
+            .await
+            .expect("subscribe");
         client.flush().await.expect("flush");
         let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
         let c = counts.clone();
