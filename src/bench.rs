@@ -78,7 +78,7 @@ pub async fn run(
     pipeline: Arc<Pipeline>,
     corpus: &[String],
 ) -> Result<Vec<Row>, TransportError> {
-    let client = transport::connect(&args.nats_url, "lede-bench").await?;
+    let client = transport::connect(&args.nats_url, "lede-bench", Duration::from_secs(10)).await?;
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let mut rows = Vec::new();
 
@@ -128,6 +128,8 @@ async fn through_broker(
     let nats = NatsArgs {
         nats_url: args.nats_url.clone(),
         ensure_streams: true,
+        stream_replicas: 1,
+        startup_timeout: Duration::from_secs(30),
         input_subject: format!("bench.{tag}.raw"),
         output_subject: format!("bench.{tag}.enriched"),
         dlq_subject: format!("bench.{tag}.dlq"),

@@ -38,6 +38,11 @@ pub const DEFAULT_ACK_WAIT: &str = "30s";
 pub const DEFAULT_MAX_ACK_PENDING: i64 = 1024;
 /// How long the output stream remembers `Nats-Msg-Id`s to drop duplicate records.
 pub const DEFAULT_DUPLICATE_WINDOW: &str = "20m";
+/// How long start-up retries reaching NATS and binding the streams and consumer through
+/// transient errors (nothing listening yet, timeouts, a cluster electing a leader).
+pub const DEFAULT_STARTUP_TIMEOUT: &str = "60s";
+/// Replicas of the streams `--ensure-streams` creates (3 on a 3-node cluster).
+pub const DEFAULT_STREAM_REPLICAS: u16 = 1;
 /// Time SIGTERM leaves in-flight articles to finish.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: &str = "20s";
 /// What `lede healthcheck` probes: the liveness endpoint at the images' `LEDE_HTTP_ADDR`.
@@ -165,12 +170,20 @@ impl PipelineArgs {
 /// Where the broker is.
 #[derive(Debug, Clone, Args)]
 pub struct NatsArgs {
-    /// NATS server URL(s), comma-separated.
+    /// NATS server URL(s), comma-separated: every node of a cluster, e.g.
+    /// `nats://n1:4222,nats://n2:4222,nats://n3:4222`.
     #[arg(long, env = "LEDE_NATS_URL", default_value = DEFAULT_NATS_URL)]
     pub nats_url: String,
     /// Create missing streams and the consumer (off: bind to what operations provisioned).
     #[arg(long, env = "LEDE_ENSURE_STREAMS", default_value_t = true, action = clap::ArgAction::Set)]
     pub ensure_streams: bool,
+    /// Replicas of the streams --ensure-streams creates (1..=5; 3 on a 3-node cluster).
+    #[arg(long, env = "LEDE_STREAM_REPLICAS", default_value_t = DEFAULT_STREAM_REPLICAS, value_parser = clap::value_parser!(u16).range(1..=5))]
+    pub stream_replicas: u16,
+    /// How long start-up retries connecting and binding through transient errors (timeouts,
+    /// no responders, a leader election) before it gives up; readiness says why meanwhile.
+    #[arg(long, env = "LEDE_STARTUP_TIMEOUT", value_parser = humantime::parse_duration, default_value = DEFAULT_STARTUP_TIMEOUT)]
+    pub startup_timeout: Duration,
     /// Subject raw articles arrive on.
     #[arg(long, env = "LEDE_INPUT_SUBJECT", default_value = DEFAULT_INPUT_SUBJECT)]
     pub input_subject: String,

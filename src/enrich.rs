@@ -16,14 +16,23 @@ use crate::record::{
 /// An article that went through the pipeline.
 #[derive(Debug, Clone)]
 pub struct Enriched {
-    /// The article id (the output's `Nats-Msg-Id`).
+    /// The article id.
     pub id: String,
+    /// The article's revision ([`crate::record::RawArticle::revision`]).
+    pub revision: String,
     /// The enriched record, JSON.
     pub record: Vec<u8>,
     /// How long each stage took (for the latency histograms).
     pub timings: Vec<StageTiming>,
     /// The label of every entity in the record (for the entities-by-label counter).
     pub entity_labels: Vec<Label>,
+}
+
+impl Enriched {
+    /// The output's `Nats-Msg-Id`: `<id>:<revision>` ([`crate::record::message_id`]).
+    pub fn message_id(&self) -> String {
+        crate::record::message_id(&self.id, &self.revision)
+    }
 }
 
 /// Why an article was rejected: permanent, it goes to the dead-letter queue.
@@ -94,6 +103,7 @@ pub fn enrich_payload(
         &timings,
     );
     drop(doc);
+    let revision = record.revision.clone();
     let record = serde_json::to_vec(&record).map_err(|e| Rejection {
         id: Some(raw.id.clone()),
         kind: "encode",
@@ -101,6 +111,7 @@ pub fn enrich_payload(
     })?;
     Ok(Enriched {
         id: raw.id,
+        revision,
         record,
         timings,
         entity_labels,
@@ -112,6 +123,8 @@ pub fn enrich_payload(
 pub fn document(raw: &mut RawArticle) -> Document {
     Document {
         id: raw.id.clone(),
+        // Before the text is moved out: the revision is a digest of the content fields.
+        revision: raw.revision(),
         text: raw.text.take().unwrap_or_default(),
         html: raw.html.take(),
         title: raw.title.clone(),
@@ -178,6 +191,7 @@ pub fn encode(
     EnrichedArticle {
         schema: ENRICHED_SCHEMA.to_owned(),
         id: doc.id.clone(),
+        revision: doc.revision.clone(),
         url: doc.url.clone(),
         source: raw.source.clone(),
         title: doc.title.clone(),

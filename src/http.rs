@@ -10,7 +10,7 @@
 //! tree's family, and its `Router` can be served by tests on any listener.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::extract::State;
@@ -26,6 +26,8 @@ pub struct Health {
     client: OnceLock<async_nats::Client>,
     bound: AtomicBool,
     stopping: AtomicBool,
+    /// What start-up is waiting for (a stream during a leader election, say).
+    waiting: Mutex<Option<String>>,
 }
 
 impl Health {
@@ -43,6 +45,14 @@ impl Health {
     /// The consumer (or subscription) is bound: the worker can take articles.
     pub fn set_bound(&self) {
         self.bound.store(true, Ordering::Release);
+        self.set_waiting(None);
+    }
+
+    /// What start-up is waiting for, shown by `/readyz` until the consumer is bound.
+    pub fn set_waiting(&self, reason: Option<String>) {
+        if let Ok(mut waiting) = self.waiting.lock() {
+            *waiting = reason;
+        }
     }
 
     /// Shutdown started: the worker takes no more articles.
@@ -54,17 +64,18 @@ impl Health {
     ///
     /// # Errors
     /// A sentence naming what is missing.
-    pub fn ready(&self) -> Result<(), &'static str> {
+    pub fn ready(&self) -> Result<(), String> {
         if self.stopping.load(Ordering::Acquire) {
-            return Err("shutting down");
+            return Err("shutting down".into());
         }
+        let waiting = self.waiting.lock().ok().and_then(|w| w.clone());
         match self.client.get().map(async_nats::Client::connection_state) {
-            None => return Err("not connected to NATS yet"),
+            None => return Err(waiting.unwrap_or_else(|| "not connected to NATS yet".into())),
             Some(async_nats::connection::State::Connected) => {}
-            Some(_) => return Err("disconnected from NATS"),
+            Some(_) => return Err("disconnected from NATS".into()),
         }
         if !self.bound.load(Ordering::Acquire) {
-            return Err("consumer not bound yet");
+            return Err(waiting.unwrap_or_else(|| "consumer not bound yet".into()));
         }
         Ok(())
     }
@@ -131,10 +142,18 @@ mod tests {
     #[test]
     fn not_ready_without_a_client_or_while_stopping() {
         let h = Health::new();
-        assert_eq!(h.ready(), Err("not connected to NATS yet"));
+        assert_eq!(h.ready(), Err("not connected to NATS yet".into()));
+        h.set_waiting(Some(
+            "waiting for NATS at nats://x:1: connection refused".into(),
+        ));
+        assert_eq!(
+            h.ready(),
+            Err("waiting for NATS at nats://x:1: connection refused".into()),
+            "the reason start-up waits is what readiness says"
+        );
         h.set_bound();
-        assert_eq!(h.ready(), Err("not connected to NATS yet"));
+        assert_eq!(h.ready(), Err("not connected to NATS yet".into()));
         h.set_stopping();
-        assert_eq!(h.ready(), Err("shutting down"));
+        assert_eq!(h.ready(), Err("shutting down".into()));
     }
 }

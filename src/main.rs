@@ -106,8 +106,18 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         stopping.0.cancelled().await;
         stopping.1.set_stopping();
     });
-    let client =
-        transport::connect_with(&args.nats.nats_url, "lede-worker", &args.nats.security).await?;
+    // Start-up rides out a broker that is not there yet or a cluster electing leaders, for
+    // --startup-timeout; readiness says what it waits for meanwhile.
+    let waiting = health.clone();
+    let retry = transport::StartupRetry::new(args.nats.startup_timeout)
+        .reporting(move |why| waiting.set_waiting(Some(why.to_owned())));
+    let client = transport::connect_with(
+        &args.nats.nats_url,
+        "lede-worker",
+        &args.nats.security,
+        &retry,
+    )
+    .await?;
     health.set_client(client.clone());
     let settings = transport::jetstream::WorkerSettings {
         in_flight: args.in_flight,
@@ -131,8 +141,8 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     match args.transport {
         TransportKind::Jetstream => {
             let js = async_nats::jetstream::new(client.clone());
-            let topology = transport::streams(&js, &args.nats).await?;
-            let consumer = transport::consumer(
+            let topology = transport::bind_streams(&js, &args.nats, &retry).await?;
+            let consumer = transport::bind_consumer(
                 &topology.input,
                 &ConsumerSettings {
                     name: args.consumer.clone(),
@@ -142,6 +152,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
                     max_ack_pending: args.max_ack_pending,
                 },
                 args.nats.ensure_streams,
+                &retry,
             )
             .await?;
             tracing::info!(consumer = %args.consumer, stream = %args.nats.input_stream, "Worker ready");
@@ -263,8 +274,13 @@ async fn process(args: ProcessArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn publish(args: PublishArgs) -> anyhow::Result<ExitCode> {
-    let client =
-        transport::connect_with(&args.nats.nats_url, "lede-publish", &args.nats.security).await?;
+    let client = transport::connect_with(
+        &args.nats.nats_url,
+        "lede-publish",
+        &args.nats.security,
+        &transport::StartupRetry::new(args.nats.startup_timeout),
+    )
+    .await?;
     let js = async_nats::jetstream::new(client.clone());
     if args.nats.ensure_streams {
         transport::streams(&js, &args.nats).await?;
@@ -326,8 +342,13 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
-    let client =
-        transport::connect_with(&args.nats.nats_url, "lede-tail", &args.nats.security).await?;
+    let client = transport::connect_with(
+        &args.nats.nats_url,
+        "lede-tail",
+        &args.nats.security,
+        &transport::StartupRetry::new(args.nats.startup_timeout),
+    )
+    .await?;
     let js = async_nats::jetstream::new(client);
     let stream = if args.dlq {
         &args.nats.dlq_stream

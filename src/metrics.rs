@@ -251,6 +251,7 @@ mod tests {
         let handle = recorder.handle();
         let article = Enriched {
             id: "a".into(),
+            revision: "0".into(),
             record: vec![b'x'; 120],
             timings: vec![
                 StageTiming {

@@ -15,6 +15,8 @@ pub const ENRICHED_SCHEMA: &str = "lede.enriched/1";
 
 /// Hex digits of the SHA-256 content hash used as the id of an article that has none.
 const CONTENT_ID_HEX_DIGITS: usize = 32;
+/// Hex digits of a [`RawArticle::revision`] (128 bits of SHA-256).
+pub const REVISION_HEX_DIGITS: usize = 32;
 
 /// Why a payload is not a usable raw article. Always permanent: the payload goes to the DLQ.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -168,6 +170,106 @@ impl RawArticle {
     }
 }
 
+impl RawArticle {
+    /// The revision of this version of the article: the first 128 bits of SHA-256, in hex, over
+    /// every field but `id` (`url`, `source`, `title`, `published_at`, `lang`, `text`, `html` and
+    /// `meta`, with object keys sorted). A correction changes it; a redelivery or an identical
+    /// republish does not. The output's `Nats-Msg-Id` is `<id>:<revision>` ([`message_id`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use lede::record::RawArticle;
+    /// let v1 = RawArticle::decode(br#"{"id":"a","text":"First."}"#, 1 << 20).unwrap();
+    /// let v2 = RawArticle::decode(br#"{"id":"a","text":"Corrected."}"#, 1 << 20).unwrap();
+    /// assert_ne!(v1.revision(), v2.revision());
+    /// assert_eq!(v1.revision(), RawArticle::decode(br#"{"text":"First.","id":"a"}"#, 1 << 20).unwrap().revision());
+    /// ```
+    pub fn revision(&self) -> String {
+        let mut hasher = Sha256::new();
+        let fields = [
+            ("url", &self.url),
+            ("source", &self.source),
+            ("title", &self.title),
+            ("published_at", &self.published_at),
+            ("lang", &self.lang),
+            ("text", &self.text),
+            ("html", &self.html),
+        ];
+        for (name, value) in fields {
+            // Name, presence and length first: no two different articles hash the same bytes.
+            hasher.update(name.as_bytes());
+            match value {
+                Some(v) => {
+                    hasher.update([1u8]);
+                    hasher.update((v.len() as u64).to_le_bytes());
+                    hasher.update(v.as_bytes());
+                }
+                None => hasher.update([0u8]),
+            }
+        }
+        hasher.update(b"meta");
+        hash_object(&mut hasher, &self.meta);
+        hex_prefix(&hasher.finalize(), REVISION_HEX_DIGITS)
+    }
+}
+
+/// The `Nats-Msg-Id` of one revision of an article: `<id>:<revision>`. The output stream (and
+/// the input stream, through `lede publish`) drops a second publish of the same revision within
+/// its duplicate window, and never a correction.
+pub fn message_id(id: &str, revision: &str) -> String {
+    format!("{id}:{revision}")
+}
+
+/// Feeds a JSON value to the hasher in a canonical form: object keys sorted, every item
+/// length-prefixed, so the digest does not depend on key order or serde_json's map type.
+fn hash_value(hasher: &mut Sha256, value: &Value) {
+    match value {
+        Value::Null => hasher.update([b'n']),
+        Value::Bool(b) => hasher.update([b'b', u8::from(*b)]),
+        Value::Number(n) => {
+            let text = n.to_string();
+            hasher.update([b'#']);
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        Value::String(s) => {
+            hasher.update([b's']);
+            hasher.update((s.len() as u64).to_le_bytes());
+            hasher.update(s.as_bytes());
+        }
+        Value::Array(items) => {
+            hasher.update([b'[']);
+            hasher.update((items.len() as u64).to_le_bytes());
+            for item in items {
+                hash_value(hasher, item);
+            }
+        }
+        Value::Object(map) => hash_object(hasher, map),
+    }
+}
+
+fn hash_object(hasher: &mut Sha256, map: &Map<String, Value>) {
+    let mut keys: Vec<&String> = map.keys().collect();
+    keys.sort();
+    hasher.update([b'{']);
+    hasher.update((keys.len() as u64).to_le_bytes());
+    for key in keys {
+        hasher.update((key.len() as u64).to_le_bytes());
+        hasher.update(key.as_bytes());
+        if let Some(value) = map.get(key) {
+            hash_value(hasher, value);
+        }
+    }
+}
+
+fn hex_prefix(digest: &[u8], hex_digits: usize) -> String {
+    let mut out = String::with_capacity(hex_digits);
+    for byte in digest.iter().take(hex_digits / 2) {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
 /// A stable id for content without one: the first 128 bits of SHA-256, in hex.
 fn content_id(text: Option<&str>, html: Option<&str>) -> String {
     let mut hasher = Sha256::new();
@@ -179,12 +281,7 @@ fn content_id(text: Option<&str>, html: Option<&str>) -> String {
         hasher.update(b"\0html\0");
         hasher.update(html.as_bytes());
     }
-    let digest = hasher.finalize();
-    let mut id = String::with_capacity(CONTENT_ID_HEX_DIGITS);
-    for byte in &digest[..CONTENT_ID_HEX_DIGITS / 2] {
-        id.push_str(&format!("{byte:02x}"));
-    }
-    id
+    hex_prefix(&hasher.finalize(), CONTENT_ID_HEX_DIGITS)
 }
 
 /// A code-point span `[start, end)` into the record's `text`.
@@ -354,6 +451,10 @@ pub struct PageMeta {
 pub struct EnrichedArticle {
     pub schema: String,
     pub id: String,
+    /// Which version of the article this is: [`RawArticle::revision`]. Consumers keep one record
+    /// per `id`, the one from the latest input (README "Guarantees").
+    #[serde(default)]
+    pub revision: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -495,6 +596,54 @@ mod tests {
         assert_eq!((a.id.as_str(), a.text.as_deref()), ("b", Some("Body.")));
         let t = RawArticle::decode("\u{feff}Plain.".as_bytes(), MAX).unwrap();
         assert_eq!(t.text.as_deref(), Some("Plain."));
+    }
+
+    #[test]
+    fn the_revision_changes_with_any_content_field_and_only_then() {
+        let base = br#"{"id":"r","title":"T","text":"Body.","section":"world","tags":["a","b"]}"#;
+        let a = RawArticle::decode(base, MAX).unwrap();
+        let reordered = RawArticle::decode(
+            br#"{"tags":["a","b"],"section":"world","text":"Body.","title":"T","id":"r"}"#,
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            a.revision(),
+            reordered.revision(),
+            "key order is not content"
+        );
+        assert_eq!(a.revision().len(), REVISION_HEX_DIGITS);
+        let other_id = RawArticle::decode(
+            br#"{"id":"other","title":"T","text":"Body.","section":"world","tags":["a","b"]}"#,
+            MAX,
+        )
+        .unwrap();
+        assert_eq!(
+            a.revision(),
+            other_id.revision(),
+            "the id is not part of it"
+        );
+        let changed: [&[u8]; 5] = [
+            br#"{"id":"r","title":"T2","text":"Body.","section":"world","tags":["a","b"]}"#,
+            br#"{"id":"r","title":"T","text":"Body!","section":"world","tags":["a","b"]}"#,
+            br#"{"id":"r","title":"T","text":"Body.","section":"sport","tags":["a","b"]}"#,
+            br#"{"id":"r","title":"T","text":"Body.","section":"world","tags":["b","a"]}"#,
+            br#"{"id":"r","text":"Body.","section":"world","tags":["a","b"]}"#,
+        ];
+        for payload in changed {
+            let b = RawArticle::decode(payload, MAX).unwrap();
+            assert_ne!(
+                a.revision(),
+                b.revision(),
+                "{}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+        // Moving bytes between fields changes it too (fields are length-prefixed).
+        let x = RawArticle::decode(br#"{"id":"r","title":"ab","text":"c"}"#, MAX).unwrap();
+        let y = RawArticle::decode(br#"{"id":"r","title":"a","text":"bc"}"#, MAX).unwrap();
+        assert_ne!(x.revision(), y.revision());
+        assert_eq!(message_id("r", "00ff"), "r:00ff");
     }
 
     #[test]

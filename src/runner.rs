@@ -167,6 +167,33 @@ impl Runner {
         ticket.outcome().await
     }
 
+    /// [`Runner::submit`], unless `stop` completes before a pool thread takes the job: then the
+    /// job is withdrawn unrun and the answer is `None` (the JetStream worker hands such an
+    /// article back at shutdown). Once a thread has the job, `stop` no longer matters.
+    ///
+    /// # Errors
+    /// The article's [`Rejection`], inside `Some`.
+    pub async fn submit_until(
+        &self,
+        payload: Bytes,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Option<Result<Enriched, Rejection>> {
+        let (job, mut ticket) = self.job(payload);
+        let queued = async {
+            self.inner.jobs.send(job).await.is_ok() && (&mut ticket.started).await.is_ok()
+        };
+        tokio::select! {
+            biased;
+            taken = queued => {
+                if !taken {
+                    return Some(Err(stopped()));
+                }
+            }
+            () = stop => return None,
+        }
+        Some(ticket.finish().await)
+    }
+
     /// Queues `payload`, blocking the calling thread while the queue is full. For synchronous
     /// callers (`lede process`); never call it on an async executor thread.
     ///
@@ -204,11 +231,16 @@ impl Ticket {
     ///
     /// # Errors
     /// The article's [`Rejection`].
-    pub async fn outcome(self) -> Result<Enriched, Rejection> {
-        if self.started.await.is_err() {
+    pub async fn outcome(mut self) -> Result<Enriched, Rejection> {
+        if (&mut self.started).await.is_err() {
             // The job was dropped unrun: only when the pool itself went away.
             return Err(stopped());
         }
+        self.finish().await
+    }
+
+    /// The rest of [`Ticket::outcome`] once a thread has taken the job.
+    async fn finish(self) -> Result<Enriched, Rejection> {
         let Some(budget) = self.deadline else {
             return self.reply.await.unwrap_or_else(|_| Err(lost()));
         };

@@ -3,13 +3,16 @@
 //! sent / enriched / dead-lettered / lost / stored twice / redundant publishes.
 //!
 //! How duplicates are measured so that one *could* be seen: the output and DLQ streams
-//! deduplicate by `Nats-Msg-Id`, so counting stored records alone would hide a worker that
-//! published twice. A plain core-NATS subscription on `articles.enriched` and `articles.dlq`
-//! sees every publish, including those the stream dropped. "stored twice" counts records held
-//! more than once by the streams (must be 0); "redundant publishes" counts publishes the
-//! duplicate window absorbed (informative: the cost of at-least-once input). The core
-//! subscription misses what is published while the broker is down or it is reconnecting, so in
-//! the broker-restart row that column is a lower bound; the stream-side columns are exact.
+//! deduplicate by `Nats-Msg-Id`, so counting stored dedup keys alone would hide a worker that
+//! published twice. "stored twice" counts records held more than once *by the record's own
+//! `id`* (and dead letters by the payload's label), so one article stored under two keys shows
+//! (must be 0). A plain core-NATS subscription on `articles.enriched` and `articles.dlq` sees
+//! every publish, including those the stream dropped: "redundant publishes" counts publishes
+//! the duplicate window absorbed, and each must be explained by a redelivery (redundant ≤
+//! redeliveries, checked), so a worker that published twice on its own would fail the row. The
+//! core subscription misses what is published while the broker is down or it is reconnecting,
+//! so in the broker-restart row that column is a lower bound (and not checked); the
+//! stream-side columns are exact.
 
 mod common;
 
@@ -47,6 +50,13 @@ struct Row {
 impl Row {
     fn passed(&self) -> bool {
         self.lost == 0 && self.stored_twice == 0 && self.misrouted == 0 && self.failure.is_none()
+    }
+
+    /// A publish the duplicate window absorbed must come from a redelivery: more of them than
+    /// redeliveries means a worker published one delivery twice.
+    fn check_redundant_publishes(&mut self) {
+        let ok = self.redundant_publishes as u64 <= self.redeliveries;
+        self.fail_unless(ok, "MORE REDUNDANT PUBLISHES THAN REDELIVERIES");
     }
 
     fn fail_unless(&mut self, ok: bool, why: &str) {
@@ -286,9 +296,13 @@ async fn measure(
     name: &'static str,
     started: Instant,
 ) -> Row {
+    // By the record's own id, not its dedup key: an article stored under two keys counts twice.
     let mut out: HashMap<String, usize> = HashMap::new();
     for m in read_all(js, "ARTICLES_ENRICHED").await {
-        *out.entry(msg_id(&m).unwrap_or_default()).or_default() += 1;
+        let id = serde_json::from_slice::<lede::record::EnrichedArticle>(&m.payload)
+            .map(|r| r.id)
+            .unwrap_or_else(|_| format!("unreadable:{}", msg_id(&m).unwrap_or_default()));
+        *out.entry(id).or_default() += 1;
     }
     let mut dead: HashMap<String, usize> = HashMap::new();
     for m in read_all(js, "ARTICLES_DLQ").await {
@@ -409,6 +423,7 @@ async fn worker_kills() -> Row {
     .await;
     row.note = format!("{kills} SIGKILLs");
     row.fail_unless(kills >= 3, "fewer than 3 SIGKILLs landed mid-run");
+    row.check_redundant_publishes();
     row.fail_unless(done, "TIMED OUT");
     for mut worker in workers {
         worker.kill().ok();
@@ -501,6 +516,7 @@ async fn slow_stage(name: &'static str, in_flight: &str) -> Row {
         // Nothing waits outside a stage here: any redelivery means progress acks failed.
         row.fail_unless(row.redeliveries == 0, "REDELIVERED WHILE IN A STAGE");
     }
+    row.check_redundant_publishes();
     row.fail_unless(done, "TIMED OUT");
     worker.kill().ok();
     worker.wait().ok();
@@ -569,6 +585,7 @@ async fn sigterm_under_load() -> Row {
         timeout.as_secs()
     );
     row.fail_unless(clean && exits.len() == 4, "UNCLEAN OR LATE EXIT");
+    row.check_redundant_publishes();
     row.fail_unless(done, "TIMED OUT");
     row
 }

@@ -202,6 +202,9 @@ pub struct Skip {
 pub struct Document {
     /// The article id (given or content hash).
     pub id: String,
+    /// The revision of the article's content (`RawArticle::revision`), set before its text
+    /// is moved into the document.
+    pub revision: String,
     /// The text the stages work on; the clean stage may rewrite it.
     pub text: String,
     /// The raw HTML page, when the article came as one. The clean stage consumes it.

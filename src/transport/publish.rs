@@ -1,7 +1,8 @@
 //! Publishing raw articles to the input subject through JetStream (`lede publish`, benches).
 //!
-//! Each payload is published with `Nats-Msg-Id` = its article id (given, or the content hash
-//! lede itself would compute), so publishing the same file twice stores each article once.
+//! Each payload is published with `Nats-Msg-Id` = `<article id>:<revision>`, the rule the
+//! worker uses for its output ([`crate::record::message_id`]): publishing the same file twice
+//! stores each article once, while a corrected article (same id, new content) is always stored.
 //! Acks are pipelined: up to `window` publishes are awaiting their ack at once.
 
 use std::time::{Duration, Instant};
@@ -46,11 +47,14 @@ impl std::fmt::Display for PublishSummary {
     }
 }
 
-/// The `Nats-Msg-Id` of a payload: its article id, or a hash of its bytes when it is not a
-/// valid article. Returns whether it was valid.
+/// The `Nats-Msg-Id` of a payload: `<article id>:<revision>`, or a hash of its bytes when it is
+/// not a valid article. Returns whether it was valid.
 pub fn message_id(payload: &[u8]) -> (String, bool) {
     match RawArticle::decode(payload, usize::MAX) {
-        Ok(article) => (article.id, true),
+        Ok(article) => (
+            crate::record::message_id(&article.id, &article.revision()),
+            true,
+        ),
         Err(_) => {
             let digest = Sha256::digest(payload);
             let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
@@ -121,14 +125,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn message_id_is_the_article_id_or_a_hash() {
-        assert_eq!(
-            message_id(br#"{"id":"a1","text":"x"}"#),
-            ("a1".to_owned(), true)
-        );
+    fn message_id_is_the_article_id_and_revision_or_a_hash() {
+        let v1 = br#"{"id":"a1","text":"x"}"#;
+        let raw = RawArticle::decode(v1, 100).unwrap();
+        assert_eq!(message_id(v1), (format!("a1:{}", raw.revision()), true));
+        let (corrected, _) = message_id(br#"{"id":"a1","text":"x, corrected"}"#);
+        assert_ne!(corrected, message_id(v1).0, "a correction gets a new id");
+        assert!(corrected.starts_with("a1:"));
         let (plain, valid) = message_id(b"Some text.");
         assert!(valid);
-        assert_eq!(plain, RawArticle::decode(b"Some text.", 100).unwrap().id);
+        let raw = RawArticle::decode(b"Some text.", 100).unwrap();
+        assert_eq!(plain, format!("{}:{}", raw.id, raw.revision()));
         let (bad, valid) = message_id(b"{not json");
         assert!(!valid);
         assert!(bad.starts_with("invalid-"));

@@ -154,6 +154,8 @@ pub fn nats_args(url: &str) -> NatsArgs {
     NatsArgs {
         nats_url: url.to_owned(),
         ensure_streams: true,
+        stream_replicas: 1,
+        startup_timeout: Duration::from_secs(30),
         input_subject: "articles.raw".into(),
         output_subject: "articles.enriched".into(),
         dlq_subject: "articles.dlq".into(),
@@ -186,6 +188,34 @@ pub struct Worker {
     pub handle: tokio::task::JoinHandle<Result<(), transport::TransportError>>,
 }
 
+/// How an in-process worker is set up ([`Worker::start_with`]).
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub ack_wait: Duration,
+    pub max_bytes: usize,
+    pub max_deliver: i64,
+    pub in_flight: usize,
+    pub cpu_threads: usize,
+    pub shutdown_timeout: Duration,
+    /// Create the streams and create-or-update the consumer (`--ensure-streams`); off: bind to
+    /// what the test provisioned.
+    pub ensure: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        Self {
+            ack_wait: Duration::from_secs(5),
+            max_bytes: 1 << 20,
+            max_deliver: 5,
+            in_flight: 16,
+            cpu_threads: 2,
+            shutdown_timeout: Duration::from_secs(10),
+            ensure: true,
+        }
+    }
+}
+
 impl Worker {
     pub async fn start(
         url: &str,
@@ -193,34 +223,48 @@ impl Worker {
         ack_wait: Duration,
         max_bytes: usize,
     ) -> Self {
+        Self::start_with(
+            url,
+            pipeline,
+            WorkerOptions {
+                ack_wait,
+                max_bytes,
+                ..WorkerOptions::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn start_with(url: &str, pipeline: Pipeline, options: WorkerOptions) -> Self {
         let client = connect(url).await;
         let js = jetstream::new(client.clone());
-        let args = nats_args(url);
+        let mut args = nats_args(url);
+        args.ensure_streams = options.ensure;
         let topology = transport::streams(&js, &args).await.expect("streams");
         let consumer = transport::consumer(
             &topology.input,
             &ConsumerSettings {
                 name: "lede".into(),
                 filter_subject: args.input_subject.clone(),
-                ack_wait,
-                max_deliver: 5,
+                ack_wait: options.ack_wait,
+                max_deliver: options.max_deliver,
                 max_ack_pending: 1024,
             },
-            true,
+            options.ensure,
         )
         .await
         .expect("consumer");
         let stats = Arc::new(Stats::default());
         let shutdown = CancellationToken::new();
         let settings = WorkerSettings {
-            in_flight: 16,
-            cpu_threads: 2,
-            max_bytes,
+            in_flight: options.in_flight,
+            cpu_threads: options.cpu_threads,
+            max_bytes: options.max_bytes,
             output_subject: args.output_subject,
             dlq_subject: args.dlq_subject,
-            ack_wait,
-            max_deliver: 5,
-            shutdown_timeout: Duration::from_secs(10),
+            ack_wait: options.ack_wait,
+            max_deliver: options.max_deliver,
+            shutdown_timeout: options.shutdown_timeout,
         };
         let handle = tokio::spawn(transport::jetstream::run(
             client,
@@ -244,6 +288,58 @@ impl Worker {
             .expect("worker did not stop in time")
             .expect("worker task panicked")
             .expect("worker failed");
+    }
+}
+
+/// Counts every publish on a subject with a plain core subscription (it sees the publishes a
+/// stream's duplicate window drops), keyed by `Nats-Msg-Id`.
+pub struct PublishCounter {
+    counts: Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PublishCounter {
+    pub async fn start(url: &str, subject: &str) -> Self {
+        let client = async_nats::ConnectOptions::new()
+            .subscription_capacity(1 << 20)
+            .connect(url)
+            .await
+            .expect("counter connect");
+        let mut sub = client
+            .subscribe(subject.to_owned())
+            .await
+            .expect("subscribe");
+        client.flush().await.expect("flush");
+        let counts = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let c = counts.clone();
+        let task = tokio::spawn(async move {
+            let _client = client;
+            while let Some(m) = sub.next().await {
+                let id = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get("Nats-Msg-Id"))
+                    .map(|v| v.as_str().to_owned())
+                    .unwrap_or_default();
+                *c.lock().expect("lock").entry(id).or_default() += 1;
+            }
+        });
+        Self { counts, task }
+    }
+
+    /// Publishes seen so far, and per `Nats-Msg-Id`.
+    pub fn total(&self) -> usize {
+        self.counts.lock().expect("lock").values().sum()
+    }
+
+    pub fn by_id(&self) -> std::collections::HashMap<String, usize> {
+        self.counts.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for PublishCounter {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
