@@ -827,7 +827,7 @@ async fn exhausted_deliveries_are_dead_lettered_exactly_once_across_workers() {
             .messages()
             .await
             .unwrap();
-        let m = tokio::time::timeout(WAIT, batch.next())
+        let m = tokio::time::timeout(WAIT, futures::StreamExt::next(&mut batch))
             .await
             .expect("a delivery")
             .expect("a message")
