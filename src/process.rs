@@ -59,10 +59,10 @@ pub fn run(
         let payload = payload?;
         let ticket = runner.enqueue_blocking(Bytes::from(payload.bytes));
         pending.push_back((payload.origin, ticket));
-        if pending.len() >= window {
-            if let Some((origin, ticket)) = pending.pop_front() {
-                write_one(&origin, ticket, out, &mut summary, &progress)?;
-            }
+        if pending.len() >= window
+            && let Some((origin, ticket)) = pending.pop_front()
+        {
+            write_one(&origin, ticket, out, &mut summary, &progress)?;
         }
     }
     while let Some((origin, ticket)) = pending.pop_front() {

@@ -413,7 +413,7 @@ fn cleaned_page(set: &str, key: &str) -> Document {
     } else {
         lede::eval::html::load_extra(path)
     }
-    .unwrap();
+    .expect("the page set loads");
     let page = pages.into_iter().find(|p| p.key == key).expect(key);
     let mut doc = Document {
         html: Some(page.html),

@@ -238,12 +238,11 @@ async fn provision(js: &jetstream::Context) {
 async fn input_leader(js: &jetstream::Context) -> String {
     let deadline = Instant::now() + WAIT;
     loop {
-        if let Ok(mut s) = js.get_stream("ARTICLES").await {
-            if let Ok(info) = s.info().await {
-                if let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone()) {
-                    return leader;
-                }
-            }
+        if let Ok(mut s) = js.get_stream("ARTICLES").await
+            && let Ok(info) = s.info().await
+            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
+        {
+            return leader;
         }
         assert!(Instant::now() < deadline, "no ARTICLES leader in {WAIT:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;

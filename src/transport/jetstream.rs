@@ -441,11 +441,11 @@ async fn drain_after_shutdown(
     while let Ok(Some(Ok(message))) = tokio::time::timeout(SHUTDOWN_DRAIN_QUIET, batch.next()).await
     {
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        if shared.redelivery.is_last(delivered) {
-            if let Some(permit) = permits.pop() {
-                tracker.spawn(handle(shared.clone(), message, permit));
-                continue;
-            }
+        if shared.redelivery.is_last(delivered)
+            && let Some(permit) = permits.pop()
+        {
+            tracker.spawn(handle(shared.clone(), message, permit));
+            continue;
         }
         Stats::bump(&shared.stats.not_started);
         Stats::bump(&shared.stats.retried);
@@ -584,7 +584,11 @@ async fn enrich_with_progress(shared: &Arc<Shared>, article: &Article) -> Outcom
                 shared.shutdown.cancelled().await;
             }
         };
-        match shared.runner.submit_until(article.payload.clone(), stop).await {
+        match shared
+            .runner
+            .submit_until(article.payload.clone(), stop)
+            .await
+        {
             Some(result) => Outcome::Done(result),
             None => Outcome::NotStarted,
         }
