@@ -329,6 +329,17 @@ impl Cluster {
             cluster.nodes.push(child);
             cluster._stores.push(store);
         }
+        // Each node accepts clients once it is listening; wait for all three (bounded).
+        let deadline = std::time::Instant::now() + WAIT;
+        for port in &cluster.ports {
+            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "nats-server on port {port} is not listening after {WAIT:?}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         cluster
     }
 
