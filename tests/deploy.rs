@@ -337,7 +337,7 @@ impl Cluster {
                     std::time::Instant::now() < deadline,
                     "nats-server on port {port} is not listening after {WAIT:?}"
                 );
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
         cluster
