@@ -9,12 +9,12 @@
 //! NATS articles.raw ──► transport (JetStream pull consumer, ack after output stored)
 //!                         │  decode RawArticle (bad → DLQ + Term)
 //!                         ▼
-//!                  Runner: --threads stage threads, the only place stages run
-//!                  Pipeline (sync stages, span per stage, per-article deadline)
+//!                  Runner: exactly --threads stage threads, the only place stages run
+//!                  Pipeline (sync stages, span per stage, --deadline, --max-tokens)
 //!                  clean ──► segment ──► entities
 //!                         │  encode EnrichedArticle
 //!                         ▼
-//!       articles.enriched (Nats-Msg-Id = article id)   articles.dlq (with Lede-Error)
+//!       articles.enriched (Nats-Msg-Id = id:revision)   articles.dlq (with Lede-Error)
 //! ```
 //!
 //! Modules: [`record`] (wire formats), [`pipeline`] (stages), [`enrich`] (the per-message
