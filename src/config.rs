@@ -135,7 +135,7 @@ pub struct PipelineArgs {
     /// `deadline_exceeded`, like any bad article (checked between stages; `0s`: none).
     #[arg(long, env = "LEDE_DEADLINE", value_parser = humantime::parse_duration, default_value = DEFAULT_DEADLINE)]
     pub deadline: Duration,
-    /// Most tokens an article may have: one with more is dead-lettered as `too_large` (the
+    /// Most tokens an article may have: one with more is rejected as `too_large` (the
     /// memory of an article grows with its tokens; `0`: no limit).
     #[arg(long, env = "LEDE_MAX_TOKENS", default_value_t = DEFAULT_MAX_TOKENS)]
     pub max_tokens: usize,
