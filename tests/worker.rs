@@ -475,16 +475,13 @@ async fn a_broker_restart_loses_nothing_and_duplicates_nothing() {
     let got = ids(&read_all(&js, "ARTICLES_ENRICHED").await);
     let unique: HashSet<&String> = got.iter().collect();
     assert_eq!((got.len(), unique.len()), (n as usize, n as usize));
-    // The worker's own account: every publish the stream called a duplicate is a redelivery
-    // (a record stored whose ack was lost), and first stores never exceed n (a first store
-    // whose publish ack the restart swallowed is counted by no one, hence not equality).
+    // The worker's own account: first stores never exceed n (a first store whose publish ack
+    // the restart swallowed is counted by no one, hence not equality). Unlike the worker-kill
+    // rows, duplicates are not bounded by redeliveries here: a publish whose ack the restart
+    // swallowed is repeated by the retry, and the consumer's delivery counts need not survive
+    // the restart, so the output window's absorbing them is what keeps one record each.
     let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let (enriched, duplicates) = (load(&worker.stats.enriched), load(&worker.stats.duplicates));
-    assert!(
-        duplicates <= load(&worker.stats.redelivered),
-        "{duplicates} duplicates, {} redeliveries",
-        load(&worker.stats.redelivered)
-    );
     assert!(
         enriched - duplicates <= n,
         "{enriched} stores, {duplicates} duplicates"
@@ -930,14 +927,27 @@ async fn shutdown_hands_back_at_once_what_no_stage_has_started() {
         took < Duration::from_millis(3_000),
         "stopped after the one running article, not all six: {took:?}"
     );
+    // Nak'ed, so deliverable again at once: a fresh pull gets all five well inside the 30 s
+    // ack wait (a message merely dropped would come back only after it).
     let s = js.get_stream("ARTICLES").await.unwrap();
-    let mut c: async_nats::jetstream::consumer::PullConsumer =
+    let c: async_nats::jetstream::consumer::PullConsumer =
         s.get_consumer("lede").await.unwrap();
-    let info = c.info().await.unwrap();
-    assert_eq!(
-        (info.num_ack_pending, info.num_pending),
-        (0, 5),
-        "nak'ed: deliverable again at once, not after the 30 s ack wait"
+    let mut batch = c
+        .fetch()
+        .max_messages(5)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    let mut back = 0;
+    while let Some(m) = futures::StreamExt::next(&mut batch).await {
+        m.unwrap();
+        back += 1;
+    }
+    assert_eq!(back, 5, "the five handed back are deliverable again at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "redelivered within the ack wait"
     );
 }
 
@@ -999,6 +1009,15 @@ async fn a_url_list_with_a_dead_server_still_connects() {
         free_port()
     );
     let mut worker = spawn_lede_worker(&urls, &["--stages", ""]);
+    // The worker makes the streams once it has connected through the list.
+    let deadline = std::time::Instant::now() + WAIT;
+    while js.get_stream("ARTICLES").await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never connected through {urls}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     publish(
         &js,
         vec![article("listed", "Reached through a server list.")],
