@@ -930,8 +930,7 @@ async fn shutdown_hands_back_at_once_what_no_stage_has_started() {
     // Nak'ed, so deliverable again at once: a fresh pull gets all five well inside the 30 s
     // ack wait (a message merely dropped would come back only after it).
     let s = js.get_stream("ARTICLES").await.unwrap();
-    let c: async_nats::jetstream::consumer::PullConsumer =
-        s.get_consumer("lede").await.unwrap();
+    let c: async_nats::jetstream::consumer::PullConsumer = s.get_consumer("lede").await.unwrap();
     let mut batch = c
         .fetch()
         .max_messages(5)
@@ -944,7 +943,10 @@ async fn shutdown_hands_back_at_once_what_no_stage_has_started() {
         m.unwrap();
         back += 1;
     }
-    assert_eq!(back, 5, "the five handed back are deliverable again at once");
+    assert_eq!(
+        back, 5,
+        "the five handed back are deliverable again at once"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(15),
         "redelivered within the ack wait"
