@@ -742,3 +742,53 @@ async fn a_hung_stage_is_dead_lettered_at_the_deadline_and_the_worker_goes_on() 
     );
     worker.stop().await;
 }
+
+/// SIGTERM after the broker has died with articles in flight: the worker cannot hand them back
+/// or flush its acks, so it must give up on the broker and exit (the articles are redelivered
+/// to the next worker), not wait forever on a connection that never comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_with_the_broker_gone_exits_within_the_shutdown_timeout() {
+    let mut server = NatsServer::start();
+    let url = server.url();
+    let js = jetstream::new(connect(&url).await);
+    create_streams(&js, &url).await;
+    let mut worker = spawn_lede_worker(
+        &url,
+        &[
+            "--stages",
+            "delay",
+            "--delay",
+            "2s",
+            "--shutdown-timeout",
+            "1s",
+        ],
+    );
+    publish(
+        &js,
+        (0..8)
+            .map(|i| article(&format!("a{i}"), "Held in flight."))
+            .collect(),
+    )
+    .await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        // The worker creates the consumer once it has started.
+        let stream = js.get_stream("ARTICLES").await.expect("stream");
+        if let Ok(mut c) = stream
+            .get_consumer::<jetstream::consumer::pull::Config>("lede")
+            .await
+            && c.info().await.expect("consumer info").num_ack_pending > 0
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "nothing went in flight");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    server.kill();
+    sigterm(&worker);
+    // 1 s shutdown timeout, then at most CLOSE_TIMEOUT (5 s) each for the flush and the drain.
+    let exited = wait_exit(&mut worker, Duration::from_secs(20)).await;
+    let (status, seconds) = exited.expect("the worker still runs 20 s after SIGTERM");
+    assert!(status.success(), "exit status {status:?}");
+    assert!(seconds < 15.0, "took {seconds:.1} s");
+}

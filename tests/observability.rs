@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::net::TcpListener;
-use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,7 +100,7 @@ fn healthcheck(url: &str) -> bool {
 }
 
 /// Sends SIGTERM and waits (bounded) for a clean exit.
-async fn terminate(mut worker: Child) {
+async fn terminate(mut worker: WorkerProcess) {
     let pid = worker.id().to_string();
     assert!(
         std::process::Command::new("kill")

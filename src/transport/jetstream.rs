@@ -268,10 +268,9 @@ pub async fn run(
         shared.force_stop.cancel();
         tracker.wait().await;
     }
-    // Acks are queued by the client: flush so none is lost when the process exits.
-    if let Err(e) = client.flush().await {
-        tracing::warn!(error = %e, "Flushing acks failed");
-    }
+    // Acks are queued by the client: flush so none is lost when the process exits, but never
+    // wait forever on a broker that is gone.
+    super::flush_for_shutdown(&client).await;
     result
 }
 

@@ -49,6 +49,30 @@ const DLQ_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Duplicate window of the input stream (deduplicates republished raw articles).
 const INPUT_DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
 
+/// How long shutdown waits for the broker to take queued acks and close the connection. A
+/// broker that is gone never answers; the unflushed acks' articles are then redelivered (and
+/// their outputs deduplicated by `Nats-Msg-Id`), so nothing is lost by exiting.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Flushes the client's queued acks and publishes, for at most [`CLOSE_TIMEOUT`]; `false`
+/// (with a warning) when the broker did not take them.
+pub async fn flush_for_shutdown(client: &async_nats::Client) -> bool {
+    match tokio::time::timeout(CLOSE_TIMEOUT, client.flush()).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "Flushing acks failed; their articles will be redelivered");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = CLOSE_TIMEOUT.as_millis(),
+                "The broker did not take the queued acks in time; their articles will be redelivered"
+            );
+            false
+        }
+    }
+}
+
 /// Why the transport could not start or went on failing.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

@@ -100,8 +100,6 @@ pub async fn run(
             "Shutdown timeout reached; unfinished articles are dropped (core transport)"
         );
     }
-    if let Err(e) = client.flush().await {
-        tracing::warn!(error = %e, "Flushing failed");
-    }
+    super::flush_for_shutdown(&client).await;
     Ok(())
 }

@@ -343,16 +343,45 @@ impl Drop for PublishCounter {
     }
 }
 
-/// A `lede worker` child process.
-pub fn spawn_lede_worker(url: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_lede"))
-        .args(["worker", "--nats-url", url])
-        .args(extra)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("cannot start lede worker")
+/// A `lede worker` child process, killed when dropped: a failing test leaves no worker behind
+/// (one would hold the test's output open and keep `cargo test` from returning).
+pub struct WorkerProcess(Child);
+
+impl std::ops::Deref for WorkerProcess {
+    type Target = Child;
+
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts a `lede worker` against `url` with `extra` flags.
+pub fn spawn_lede_worker(url: &str, extra: &[&str]) -> WorkerProcess {
+    WorkerProcess(
+        Command::new(env!("CARGO_BIN_EXE_lede"))
+            .args(["worker", "--nats-url", url])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start lede worker"),
+    )
 }
 
 /// Publishes each payload to the input subject with its `Nats-Msg-Id` (as `lede publish` does).
