@@ -941,6 +941,65 @@ mod tests {
         assert_eq!(pull_backoff(100), PULL_BACKOFF_MAX);
     }
 
+    /// Counts the WARN and INFO events emitted while it is the default subscriber.
+    #[derive(Clone, Default)]
+    struct Levels {
+        warn: Arc<std::sync::atomic::AtomicUsize>,
+        info: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Levels {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            use std::sync::atomic::Ordering::Relaxed;
+            match *event.metadata().level() {
+                tracing::Level::WARN => self.warn.fetch_add(1, Relaxed),
+                tracing::Level::INFO => self.info.fetch_add(1, Relaxed),
+                _ => 0,
+            };
+        }
+    }
+
+    #[test]
+    fn a_pull_failure_streak_backs_off_and_warns_once() {
+        use std::sync::atomic::Ordering::Relaxed;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let levels = Levels::default();
+        let subscriber = tracing_subscriber::registry().with(levels.clone());
+        let (pauses, after_recovery) = tracing::subscriber::with_default(subscriber, || {
+            let mut streak = PullStreak::default();
+            let pauses: Vec<Duration> = (0..200).map(|_| streak.failed("503")).collect();
+            streak.succeeded();
+            streak.succeeded();
+            (pauses, streak.failed("503 again"))
+        });
+        assert_eq!(
+            pauses[..4],
+            [100, 200, 400, 800].map(Duration::from_millis),
+            "a streak backs off, doubling"
+        );
+        assert!(
+            pauses[4..]
+                .iter()
+                .all(|p| *p >= Duration::from_millis(1600))
+        );
+        assert_eq!(pauses[199], PULL_BACKOFF_MAX);
+        assert_eq!(
+            after_recovery,
+            Duration::from_millis(100),
+            "a new streak starts over"
+        );
+        assert_eq!(
+            levels.warn.load(Relaxed),
+            2,
+            "one warning per streak, not per failure"
+        );
+        assert_eq!(levels.info.load(Relaxed), 1, "one recovery line");
+    }
+
     #[test]
     fn the_last_delivery_is_never_nakked() {
         let r = Redelivery {
