@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
-use common::{WAIT, article, free_port, server_binary};
+use common::cluster::{Cluster, cluster_client};
+use common::{WAIT, article, free_port};
 use futures::StreamExt;
 use lede::record::EnrichedArticle;
 
@@ -39,147 +40,6 @@ const MALFORMED_EVERY: usize = 21;
 const ARTICLES: usize = 2_100;
 /// The whole scenario must finish within this (it takes well under a minute here).
 const SCENARIO_LIMIT: Duration = Duration::from_secs(90);
-
-/// One `nats-server` of the cluster.
-struct Node {
-    name: String,
-    port: u16,
-    monitor_port: u16,
-    config: PathBuf,
-    child: Option<Child>,
-}
-
-impl Node {
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn spawn(&mut self) {
-        let child = Command::new(server_binary())
-            .arg("-c")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot start nats-server");
-        self.child = Some(child);
-    }
-
-    /// SIGKILLs the node (its store survives).
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// `/healthz` answers 200: the server is up and its JetStream is current with the cluster.
-    fn healthy(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.monitor_port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-        let _ = s.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n");
-        let mut response = String::new();
-        let _ = s.read_to_string(&mut response);
-        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200")
-    }
-}
-
-/// Three nodes routed to each other, each with its own store, killed on drop.
-struct Cluster {
-    nodes: Vec<Node>,
-    _dir: tempfile::TempDir,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ports: Vec<(u16, u16, u16)> = (0..3)
-            .map(|_| (free_port(), free_port(), free_port()))
-            .collect();
-        let routes: Vec<String> = ports
-            .iter()
-            .map(|(_, cluster, _)| format!("nats-route://127.0.0.1:{cluster}"))
-            .collect();
-        let mut nodes = Vec::new();
-        for (i, (port, cluster_port, monitor_port)) in ports.iter().enumerate() {
-            let name = format!("n{}", i + 1);
-            let store = dir.path().join(&name);
-            let config = dir.path().join(format!("{name}.conf"));
-            std::fs::write(
-                &config,
-                format!(
-                    "server_name: {name}\nlisten: 127.0.0.1:{port}\nhttp: 127.0.0.1:{monitor_port}\n\
-                     jetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{\n  name: lede-test\n  listen: 127.0.0.1:{cluster_port}\n  routes: [{}]\n}}\n",
-                    store.display(),
-                    routes.join(", ")
-                ),
-            )
-            .expect("write config");
-            nodes.push(Node {
-                name,
-                port: *port,
-                monitor_port: *monitor_port,
-                config,
-                child: None,
-            });
-        }
-        let mut cluster = Self { nodes, _dir: dir };
-        for node in &mut cluster.nodes {
-            node.spawn();
-        }
-        for i in 0..3 {
-            cluster.wait_healthy(i);
-        }
-        cluster
-    }
-
-    fn urls(&self) -> String {
-        self.nodes
-            .iter()
-            .map(Node::url)
-            .collect::<Vec<_>>()
-            .join(",")
-    }
-
-    fn wait_healthy(&self, i: usize) {
-        let deadline = Instant::now() + WAIT;
-        while !self.nodes[i].healthy() {
-            assert!(
-                Instant::now() < deadline,
-                "node {} not healthy within {WAIT:?}",
-                self.nodes[i].name
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn index_of(&self, name: &str) -> usize {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .unwrap_or_else(|| panic!("no node named {name}"))
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            node.kill();
-        }
-    }
-}
-
-/// A client that knows every node (it rides out the loss of any one).
-async fn cluster_client(urls: &str) -> async_nats::Client {
-    let addrs = lede::transport::server_addrs(urls).unwrap();
-    tokio::time::timeout(WAIT, async_nats::connect(addrs))
-        .await
-        .expect("connect timed out")
-        .expect("connect failed")
-}
 
 /// Retries a JetStream call through an election, for at most [`WAIT`].
 async fn retry<T, E: std::fmt::Display, F, Fut>(what: &str, mut f: F) -> T

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use async_nats::jetstream::{self, consumer, stream};
+use common::cluster::Cluster;
 use common::*;
 use lede::transport::{self, ConsumerSettings};
 
@@ -291,75 +292,6 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
     worker.wait().ok();
 }
 
-/// A 3-node JetStream cluster on loopback (routes between all three), killed on drop.
-struct Cluster {
-    nodes: Vec<std::process::Child>,
-    ports: Vec<u16>,
-    _stores: Vec<tempfile::TempDir>,
-}
-
-impl Cluster {
-    fn start() -> Self {
-        let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let monitors: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let all_routes = routes
-            .iter()
-            .map(|p| format!("nats://127.0.0.1:{p}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut cluster = Self {
-            nodes: Vec::new(),
-            ports: ports.clone(),
-            _stores: Vec::new(),
-        };
-        for i in 0..3 {
-            let store = tempfile::tempdir().expect("test set-up");
-            let child = Command::new(server_binary())
-                .args(["-a", "127.0.0.1", "-js", "-sd"])
-                .arg(store.path())
-                .args(["-p", &ports[i].to_string(), "-m", &monitors[i].to_string()])
-                .args(["--name", &format!("n{i}"), "--cluster_name", "lede"])
-                .args(["--cluster", &format!("nats://127.0.0.1:{}", routes[i])])
-                .args(["--routes", &all_routes])
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("cannot start nats-server");
-            cluster.nodes.push(child);
-            cluster._stores.push(store);
-        }
-        // Each node accepts clients once it is listening; wait for all three (bounded).
-        let deadline = std::time::Instant::now() + WAIT;
-        for port in &cluster.ports {
-            while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "nats-server on port {port} is not listening after {WAIT:?}"
-                );
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-        }
-        cluster
-    }
-
-    fn urls(&self) -> Vec<String> {
-        self.ports
-            .iter()
-            .map(|p| format!("nats://127.0.0.1:{p}"))
-            .collect()
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        for node in &mut self.nodes {
-            let _ = node.kill();
-            let _ = node.wait();
-        }
-    }
-}
-
 /// Runs deploy/k8s/nats/provision.sh with a `nats` CLI stand-in that records the configs it is
 /// given (`stream info`/`consumer info` find nothing, so everything is added); returns the
 /// script's output and the directory of recorded configs.
@@ -419,7 +351,7 @@ async fn the_provisioning_files_make_r3_streams_on_a_three_node_cluster_and_a_wo
     };
     // ...created on a real 3-node cluster.
     let cluster = Cluster::start();
-    let client = tokio::time::timeout(WAIT, async_nats::connect(cluster.urls()))
+    let client = tokio::time::timeout(WAIT, async_nats::connect(cluster.url_list()))
         .await
         .expect("connect timed out")
         .expect("connect failed");
@@ -480,7 +412,7 @@ async fn the_provisioning_files_make_r3_streams_on_a_three_node_cluster_and_a_wo
 
     // A worker seeded with one server binds to the provisioned consumer and enriches.
     let mut worker = spawn_lede_worker(
-        &cluster.urls()[1],
+        &cluster.nodes[1].url(),
         &["--ensure-streams=false", "--stages", ""],
     );
     publish(&js, vec![article("r3", "Replicated.")]).await;

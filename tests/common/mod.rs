@@ -18,6 +18,8 @@ use lede::transport::jetstream::{Stats, WorkerSettings};
 use lede::transport::{self, ConsumerSettings};
 use tokio_util::sync::CancellationToken;
 
+pub mod cluster;
+
 /// The spaCy model directory: `LEDE_MODEL`, else `models/en_core_web_sm-3.8.0` (made by
 /// `scripts/fetch-model.sh`).
 pub fn model_dir() -> PathBuf {
