@@ -150,7 +150,7 @@ impl Drop for Cluster {
 
 /// A client that knows every node (it rides out the loss of any one).
 pub async fn cluster_client(urls: &str) -> async_nats::Client {
-    let addrs = lede::transport::server_addrs(urls).unwrap();
+    let addrs = lede::transport::server_addrs(urls).expect("cluster URLs");
     tokio::time::timeout(WAIT, async_nats::connect(addrs))
         .await
         .expect("connect timed out")
