@@ -173,9 +173,14 @@ async fn through_broker(
         ack_wait: Duration::from_secs(30),
         max_deliver: 3,
         shutdown_timeout: Duration::from_secs(10),
-        story: Some(transport::kv::KvIndex::new(
-            transport::kv::bucket(&js, &nats).await?,
-        )),
+        story: if pipeline.has(crate::pipeline::story::NAME) {
+            let retry = transport::StartupRetry::new(nats.startup_timeout);
+            Some(transport::kv::KvIndex::new(
+                transport::kv::bucket(&js, &nats, &retry).await?,
+            ))
+        } else {
+            None
+        },
     };
     let started = Instant::now();
     let worker = tokio::spawn(transport::jetstream::run(

@@ -142,7 +142,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let mut settings = settings;
     if pipeline.names().contains(&lede::pipeline::story::NAME) {
         let js = async_nats::jetstream::new(client.clone());
-        let bucket = transport::kv::bucket(&js, &args.nats).await?;
+        let bucket = transport::kv::bucket(&js, &args.nats, &retry).await?;
         settings.story = Some(transport::kv::KvIndex::new(bucket));
     }
     match args.transport {

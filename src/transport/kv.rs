@@ -11,7 +11,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::future::join_all;
 
-use super::TransportError;
+use super::{Failure, StartupRetry, TransportError};
 use crate::config::NatsArgs;
 use crate::pipeline::story::{IndexError, StoryIndex};
 
@@ -31,8 +31,9 @@ impl KvIndex {
     }
 }
 
-/// The bucket's configuration: one value per key, kept for the story window, on disk.
-pub fn bucket_config(name: &str, window: Duration) -> kv::Config {
+/// The bucket's configuration: one value per key, kept for the story window, on disk, with the
+/// streams' replica count.
+pub fn bucket_config(name: &str, window: Duration, replicas: u16) -> kv::Config {
     kv::Config {
         bucket: name.to_owned(),
         description: "lede story index: article and MinHash band entries (README \"Story keys\")"
@@ -40,33 +41,60 @@ pub fn bucket_config(name: &str, window: Duration) -> kv::Config {
         history: 1,
         max_age: window,
         storage: jetstream::stream::StorageType::File,
+        num_replicas: usize::from(replicas),
         ..Default::default()
     }
 }
 
-/// Creates the story bucket when missing (`--ensure-streams`), or opens the provisioned one.
+/// Opens the story bucket, creating it when missing with `--ensure-streams`; retries through
+/// transient errors within the start-up budget, like the streams.
 ///
 /// # Errors
 /// [`TransportError::Setup`] when it cannot be created or is not there.
-pub async fn bucket(js: &jetstream::Context, nats: &NatsArgs) -> Result<kv::Store, TransportError> {
-    let name = &nats.story_bucket;
-    if nats.ensure_streams {
-        match js.get_key_value(name).await {
-            Ok(store) => Ok(store),
-            Err(_) => js
-                .create_key_value(bucket_config(name, nats.story_window))
-                .await
-                .map_err(|e| {
-                    TransportError::Setup(format!("cannot create the story bucket {name}: {e}"))
-                }),
-        }
-    } else {
-        js.get_key_value(name).await.map_err(|e| {
-            TransportError::Setup(format!(
-                "story bucket {name} is not available ({e}); provision it (README \"Deploy\") or run with --ensure-streams=true"
-            ))
+pub async fn bucket(
+    js: &jetstream::Context,
+    nats: &NatsArgs,
+    retry: &StartupRetry,
+) -> Result<kv::Store, TransportError> {
+    use async_nats::jetstream::context::{CreateKeyValueErrorKind, KeyValueErrorKind};
+    let name = nats.story_bucket.as_str();
+    let what = format!("story bucket {name}");
+    let ensure = nats.ensure_streams;
+    retry
+        .run(&what, || async {
+            match js.get_key_value(name).await {
+                Ok(store) => Ok(store),
+                Err(e) if ensure || e.kind() == KeyValueErrorKind::JetStream => {
+                    if !ensure {
+                        return Err(Failure::Transient(e.to_string()));
+                    }
+                    js.create_key_value(bucket_config(
+                        name,
+                        nats.story_window,
+                        nats.stream_replicas,
+                    ))
+                    .await
+                    .map_err(|e| match e.kind() {
+                        CreateKeyValueErrorKind::TimedOut | CreateKeyValueErrorKind::JetStream => {
+                            Failure::Transient(e.to_string())
+                        }
+                        _ => Failure::Definitive(e.to_string()),
+                    })
+                }
+                Err(e) => Err(Failure::Definitive(e.to_string())),
+            }
         })
-    }
+        .await
+        .map_err(|f| {
+            let reason = f.message();
+            if ensure {
+                TransportError::Setup(format!("cannot create the story bucket {name}: {reason}"))
+            } else {
+                TransportError::Setup(format!(
+                    "story bucket {name} is not available ({reason}); provision it (README \"Deploy\") or run with --ensure-streams=true"
+                ))
+            }
+        })
 }
 
 fn unavailable(what: &str, e: impl std::fmt::Display) -> IndexError {

@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Document, Stage, StageError};
-use crate::record::StoryOut;
 
 mod signature;
 
@@ -53,6 +52,17 @@ impl Stage for Story {
         });
         Ok(())
     }
+}
+
+/// The story an article was assigned to (the record's `story`, built by `enrich`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryOut {
+    /// Opaque story key, shared by every copy of the story.
+    pub key: String,
+    /// Estimated similarity to the closest earlier member; `None` for the first article.
+    pub similarity: Option<f64>,
+    /// The id of the article that started the story.
+    pub first_id: String,
 }
 
 /// The story stage ran; its key is still to be assigned against the index.
