@@ -63,12 +63,23 @@ fn raw(id: &str, title: &str, text: &str) -> Vec<u8> {
         .into_bytes()
 }
 
-/// `lede process`'s path: the pipeline, then the story step on an in-memory index.
-fn offline(pipeline: &Pipeline, index: &MemoryIndex, payload: &[u8]) -> StoryOut {
-    let mut enriched = lede::enrich::enrich_payload(pipeline, payload, 1 << 22).unwrap();
+/// `lede process`'s path: the pipeline, then the story step on an in-memory index. `None`:
+/// the article was rejected (no text left after cleaning), so it has no record and no story.
+fn offline_story(pipeline: &Pipeline, index: &MemoryIndex, payload: &[u8]) -> Option<StoryOut> {
+    let mut enriched = lede::enrich::enrich_payload(pipeline, payload, 1 << 22).ok()?;
     futures::executor::block_on(lede::enrich::assign_story(index, &mut enriched)).unwrap();
     let record: EnrichedArticle = serde_json::from_slice(&enriched.record).unwrap();
-    record.story.expect("story")
+    Some(record.story.expect("every record of the story stage has its story"))
+}
+
+fn offline(pipeline: &Pipeline, index: &MemoryIndex, payload: &[u8]) -> StoryOut {
+    offline_story(pipeline, index, payload).expect("enriched")
+}
+
+/// A rejected article's key for scoring: its own singleton story (every id gets one key, the
+/// DEV README's rule).
+fn rejected_key(id: &str) -> String {
+    format!("rejected:{id}")
 }
 
 fn paragraphs() -> Vec<&'static str> {
@@ -191,6 +202,13 @@ fn the_story_stage_needs_clean_before_it() {
     assert!(pipeline::default_stages().contains(&story::NAME));
 }
 
+/// The story bucket, as `--ensure-streams` creates it.
+async fn open_bucket(js: &jetstream::Context, args: &lede::config::NatsArgs) -> async_nats::jetstream::kv::Store {
+    kv::bucket(js, args, &lede::transport::StartupRetry::new(WAIT))
+        .await
+        .unwrap()
+}
+
 fn sig(text: &str) -> Signature {
     Signature::of(text).unwrap()
 }
@@ -200,11 +218,11 @@ async fn two_replicas_racing_on_two_copies_agree_on_one_key() {
     let server = NatsServer::start();
     let js = jetstream::new(connect(&server.url()).await);
     let args = nats_args(&server.url());
-    kv::bucket(&js, &args).await.unwrap();
+    open_bucket(&js, &args).await;
     // Two replicas: two connections, two index handles.
     let replica = |js: jetstream::Context| {
         let args = args.clone();
-        async move { KvIndex::new(kv::bucket(&js, &args).await.unwrap()) }
+        async move { KvIndex::new(open_bucket(&js, &args).await) }
     };
     let r1 = replica(jetstream::new(connect(&server.url()).await)).await;
     let r2 = replica(jetstream::new(connect(&server.url()).await)).await;
@@ -235,7 +253,7 @@ async fn two_replicas_racing_on_two_copies_agree_on_one_key() {
 async fn a_redelivered_article_gets_its_first_key_even_when_the_index_moved_on() {
     let server = NatsServer::start();
     let js = jetstream::new(connect(&server.url()).await);
-    let index = KvIndex::new(kv::bucket(&js, &nats_args(&server.url())).await.unwrap());
+    let index = KvIndex::new(open_bucket(&js, &nats_args(&server.url())).await);
     let first = story::assign(&index, "x", Some(&sig(SAME_TOPIC)))
         .await
         .unwrap();
@@ -256,7 +274,7 @@ async fn a_kv_restart_loses_nothing_and_gives_no_second_key() {
     let mut server = NatsServer::start();
     let client = connect(&server.url()).await;
     let js = jetstream::new(client.clone());
-    let index = KvIndex::new(kv::bucket(&js, &nats_args(&server.url())).await.unwrap());
+    let index = KvIndex::new(open_bucket(&js, &nats_args(&server.url())).await);
     let first = story::assign(&index, "orig", Some(&sig(ORIGINAL)))
         .await
         .unwrap();
@@ -313,7 +331,11 @@ fn offline_keys(stream: &[(String, Vec<u8>)]) -> HashMap<String, String> {
     let index = MemoryIndex::new();
     stream
         .iter()
-        .map(|(id, payload)| (id.clone(), offline(&pipeline, &index, payload).key))
+        .map(|(id, payload)| {
+            let key = offline_story(&pipeline, &index, payload)
+                .map_or_else(|| rejected_key(id), |s| s.key);
+            (id.clone(), key)
+        })
         .collect()
 }
 
@@ -354,7 +376,25 @@ async fn online_keys(stream: &[(String, Vec<u8>)], replicas: usize) -> HashMap<S
     let mut keys = HashMap::new();
     for (i, (_, payload)) in stream.iter().enumerate() {
         publish(&js, vec![payload.clone()]).await;
-        wait_for_messages(&js, "ARTICLES_ENRICHED", i as u64 + 1).await;
+        // Handled: in the output or the dead-letter stream.
+        tokio::time::timeout(WAIT, async {
+            loop {
+                let done = stream_state(&js, "ARTICLES_ENRICHED").await.messages
+                    + stream_state(&js, "ARTICLES_DLQ").await.messages;
+                if done > i as u64 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+        .await
+        .expect("article handled in time");
+    }
+    for m in read_all(&js, "ARTICLES_DLQ").await {
+        // The dead letter carries the input payload as it came.
+        let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        let id = v["id"].as_str().unwrap().to_owned();
+        keys.insert(id.clone(), rejected_key(&id));
     }
     for m in read_all(&js, "ARTICLES_ENRICHED").await {
         let r: EnrichedArticle = serde_json::from_slice(&m.payload).unwrap();
@@ -408,7 +448,7 @@ async fn an_index_outage_delays_the_article_and_never_drops_its_key() {
     }
     assert_eq!(stream_state(&js, "ARTICLES_ENRICHED").await.messages, 0);
     assert_eq!(stream_state(&js, "ARTICLES_DLQ").await.messages, 0);
-    kv::bucket(&js, &nats_args(&server.url())).await.unwrap();
+    open_bucket(&js, &nats_args(&server.url())).await;
     wait_for_messages(&js, "ARTICLES_ENRICHED", 1).await;
     let records = read_all(&js, "ARTICLES_ENRICHED").await;
     let r: EnrichedArticle = serde_json::from_slice(&records[0].payload).unwrap();
