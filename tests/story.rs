@@ -69,7 +69,11 @@ fn offline_story(pipeline: &Pipeline, index: &MemoryIndex, payload: &[u8]) -> Op
     let mut enriched = lede::enrich::enrich_payload(pipeline, payload, 1 << 22).ok()?;
     futures::executor::block_on(lede::enrich::assign_story(index, &mut enriched)).unwrap();
     let record: EnrichedArticle = serde_json::from_slice(&enriched.record).unwrap();
-    Some(record.story.expect("every record of the story stage has its story"))
+    Some(
+        record
+            .story
+            .expect("every record of the story stage has its story"),
+    )
 }
 
 fn offline(pipeline: &Pipeline, index: &MemoryIndex, payload: &[u8]) -> StoryOut {
@@ -203,7 +207,10 @@ fn the_story_stage_needs_clean_before_it() {
 }
 
 /// The story bucket, as `--ensure-streams` creates it.
-async fn open_bucket(js: &jetstream::Context, args: &lede::config::NatsArgs) -> async_nats::jetstream::kv::Store {
+async fn open_bucket(
+    js: &jetstream::Context,
+    args: &lede::config::NatsArgs,
+) -> async_nats::jetstream::kv::Store {
     kv::bucket(js, args, &lede::transport::StartupRetry::new(WAIT))
         .await
         .unwrap()
