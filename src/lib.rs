@@ -1,7 +1,7 @@
 //! lede: a streaming NLP worker for news.
 //!
 //! Raw articles (scraped text or whole HTML pages) arrive on a NATS subject; each goes through
-//! the synchronous stages of a [`pipeline::Pipeline`] — clean, segment, entities — and comes out
+//! the synchronous stages of a [`pipeline::Pipeline`] — clean, story, segment, entities — and comes out
 //! as an [`record::EnrichedArticle`] on the output subject. Rejects go to a dead-letter subject
 //! with their reason.
 //!
@@ -11,8 +11,11 @@
 //!                         ▼
 //!                  Runner: exactly --threads stage threads, the only place stages run
 //!                  Pipeline (sync stages, span per stage, --deadline, --max-tokens)
-//!                  clean ──► segment ──► entities
+//!                  clean ──► story (signature) ──► segment ──► entities
 //!                         │  encode EnrichedArticle
+//!                         ▼
+//!                  story step (async): assign the key ◄──► JetStream KV LEDE_STORIES
+//!                         │
 //!                         ▼
 //!       articles.enriched (Nats-Msg-Id = id:revision)   articles.dlq (with Lede-Error)
 //! ```

@@ -128,6 +128,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         ack_wait: args.ack_wait,
         max_deliver: args.max_deliver,
         shutdown_timeout: args.shutdown_timeout,
+        story: None,
     };
     tracing::info!(
         stages = ?pipeline.names(),
@@ -138,6 +139,12 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         tls = args.nats.security.tls_ca_file.is_some() || args.nats.security.tls_cert_file.is_some(),
         "Worker starting"
     );
+    let mut settings = settings;
+    if pipeline.names().contains(&lede::pipeline::story::NAME) {
+        let js = async_nats::jetstream::new(client.clone());
+        let bucket = transport::kv::bucket(&js, &args.nats, &retry).await?;
+        settings.story = Some(transport::kv::KvIndex::new(bucket));
+    }
     match args.transport {
         TransportKind::Jetstream => {
             let js = async_nats::jetstream::new(client.clone());

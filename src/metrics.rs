@@ -264,6 +264,7 @@ mod tests {
                 },
             ],
             entity_labels: vec![Label::Person, Label::Gpe, Label::Person],
+            story: None,
         };
         metrics::with_local_recorder(&recorder, || {
             enriched(&article, false);

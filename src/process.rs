@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::enrich::Rejection;
+use crate::enrich::{Enriched, Rejection, assign_story};
 use crate::input::payloads;
+use crate::pipeline::story::MemoryIndex;
 use crate::runner::{Runner, Ticket};
 
 /// Articles queued or running at once, per pool thread (output waits for the oldest).
@@ -52,6 +53,9 @@ pub fn run(
     let progress = progress_bar();
     let started = Instant::now();
     let mut summary = ProcessSummary::default();
+    // Story keys are decided as records are written, in input order: the same online decision
+    // the worker makes against the shared KV index, here over an in-memory one.
+    let stories = MemoryIndex::new();
     let window = WINDOW_PER_THREAD * runner.threads();
     let mut pending: VecDeque<(String, Result<Ticket, Rejection>)> =
         VecDeque::with_capacity(window);
@@ -62,11 +66,11 @@ pub fn run(
         if pending.len() >= window
             && let Some((origin, ticket)) = pending.pop_front()
         {
-            write_one(&origin, ticket, out, &mut summary, &progress)?;
+            write_one(&origin, ticket, &stories, out, &mut summary, &progress)?;
         }
     }
     while let Some((origin, ticket)) = pending.pop_front() {
-        write_one(&origin, ticket, out, &mut summary, &progress)?;
+        write_one(&origin, ticket, &stories, out, &mut summary, &progress)?;
     }
     out.flush()?;
     progress.finish_and_clear();
@@ -78,11 +82,15 @@ pub fn run(
 fn write_one(
     origin: &str,
     ticket: Result<Ticket, Rejection>,
+    stories: &MemoryIndex,
     out: &mut dyn Write,
     summary: &mut ProcessSummary,
     progress: &indicatif::ProgressBar,
 ) -> io::Result<()> {
-    match ticket.and_then(Ticket::wait) {
+    match ticket
+        .and_then(Ticket::wait)
+        .and_then(|e| story_step(stories, e))
+    {
         Ok(enriched) => {
             out.write_all(&enriched.record)?;
             out.write_all(b"\n")?;
@@ -100,6 +108,19 @@ fn write_one(
     }
     progress.inc(1);
     Ok(())
+}
+
+/// The story step on the in-memory index (its futures complete at once). A failure rejects
+/// the article: a record never goes out without its key.
+fn story_step(index: &MemoryIndex, mut enriched: Enriched) -> Result<Enriched, Rejection> {
+    match futures::executor::block_on(assign_story(index, &mut enriched)) {
+        Ok(()) => Ok(enriched),
+        Err(e) => Err(Rejection {
+            id: Some(enriched.id),
+            kind: "story_index_failed",
+            message: e.to_string(),
+        }),
+    }
 }
 
 /// A spinner with count and rate on stderr, hidden when stderr is not a terminal.

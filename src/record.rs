@@ -497,6 +497,23 @@ pub struct EnrichedArticle {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedOut>,
     pub processing: Processing,
+    /// The story key, assigned after the stages by `enrich::assign_story` (it needs the
+    /// shared index) and appended as the record's last field; absent without the story stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story: Option<StoryOut>,
+}
+
+/// The record's `story`: copies of one story share `key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryOut {
+    /// Opaque story key, shared by every copy of the story.
+    pub key: String,
+    /// Estimated similarity to the closest earlier member (Jaccard, or containment of the
+    /// shorter text for a truncated copy); absent for the article that starts a story.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
+    /// The id of the article that started the story.
+    pub first_id: String,
 }
 
 /// Which optional parts of the record a pipeline produced.

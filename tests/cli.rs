@@ -74,7 +74,7 @@ fn help_shows_the_stages_default_as_it_is_typed_and_it_parses() {
     for subcommand in ["process", "worker"] {
         let text = help(subcommand);
         assert!(
-            text.contains("[default: clean,segment,entities]"),
+            text.contains("[default: clean,story,segment,entities]"),
             "lede {subcommand} --help:\n{text}"
         );
     }
@@ -82,7 +82,7 @@ fn help_shows_the_stages_default_as_it_is_typed_and_it_parses() {
     let out = lede(&[
         "process",
         "--stages",
-        "clean,segment,entities",
+        "clean,story,segment,entities",
         "--model",
         "/no/such/model",
     ]);

@@ -161,7 +161,12 @@ fn nats_config<T: serde::de::DeserializeOwned>(file: &str) -> T {
 }
 
 async fn provision(js: &jetstream::Context) {
-    for name in ["ARTICLES", "ARTICLES_ENRICHED", "ARTICLES_DLQ"] {
+    for name in [
+        "ARTICLES",
+        "ARTICLES_ENRICHED",
+        "ARTICLES_DLQ",
+        "KV_LEDE_STORIES",
+    ] {
         let config: stream::Config = nats_config(&format!("stream-{name}.json"));
         assert_eq!(config.name, name);
         js.create_stream(config).await.expect("creating the stream");
@@ -209,7 +214,12 @@ async fn provisioned_streams_and_consumer_match_what_lede_creates_and_a_worker_b
         .await
         .expect("test set-up");
 
-    for name in ["ARTICLES", "ARTICLES_ENRICHED", "ARTICLES_DLQ"] {
+    for name in [
+        "ARTICLES",
+        "ARTICLES_ENRICHED",
+        "ARTICLES_DLQ",
+        "KV_LEDE_STORIES",
+    ] {
         let p = pjs
             .get_stream(name)
             .await

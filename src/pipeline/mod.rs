@@ -17,6 +17,7 @@ pub mod clean;
 pub mod delay;
 pub mod entities;
 pub mod segment;
+pub mod story;
 
 /// A half-open byte range `[start, end)` into [`Document::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -246,6 +247,8 @@ pub struct Document {
     pub source_map: Option<clean::SourceMap>,
     /// What the HTML page declares about the article (HTML input only).
     pub page: Option<crate::record::PageMeta>,
+    /// The story stage's signature, waiting for its key (`enrich::assign_story`).
+    pub story: Option<story::Pending>,
 }
 
 impl Document {
@@ -307,7 +310,7 @@ pub trait Stage: Send + Sync {
 pub const STAGE_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["clean", "segment", "entities", "delay"];
+pub const STAGE_NAMES: &[&str] = &["clean", "story", "segment", "entities", "delay"];
 
 /// Stages that are only for fault injection and never in the default list.
 const TEST_STAGES: &[&str] = &["delay"];
@@ -383,6 +386,20 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
         let stage: Arc<dyn Stage> = match name.as_str() {
             "clean" => Arc::new(clean::Clean::new(options)),
             "delay" => Arc::new(delay::Delay::new(options.delay)),
+            story::NAME => {
+                // It reads the cleaned text, not the outlet's boilerplate around it.
+                if !names
+                    .iter()
+                    .take_while(|n| *n != story::NAME)
+                    .any(|n| n == "clean")
+                {
+                    return Err(BuildError::MissingDependency {
+                        stage: story::NAME,
+                        needs: "clean",
+                    });
+                }
+                Arc::new(story::Story)
+            }
             "segment" => {
                 let model = match &options.model_dir {
                     Some(dir) => crate::model::ModelDir::open(dir),

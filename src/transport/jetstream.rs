@@ -85,6 +85,8 @@ pub struct WorkerSettings {
     pub max_deliver: i64,
     /// Time in-flight articles get to finish after shutdown is asked for.
     pub shutdown_timeout: Duration,
+    /// The shared story index (with the story stage).
+    pub story: Option<super::kv::KvIndex>,
 }
 
 /// Counters of what the worker did (read at any time, returned at exit).
@@ -511,6 +513,28 @@ async fn process(shared: &Arc<Shared>, article: Article) {
             hand_back(shared, &article, None, "shutdown").await;
             return;
         }
+    };
+    // The story step: the index is written before the record is published and the input
+    // acked; an index failure waits and retries like a failed publish.
+    let outcome = match outcome {
+        Ok(mut enriched) => {
+            match super::kv::assign(shared.settings.story.as_ref(), &mut enriched).await {
+                Ok(()) => Ok(enriched),
+                Err(e) => {
+                    let rejection = Rejection {
+                        id: Some(enriched.id),
+                        kind: "story_index_failed",
+                        message: format!(
+                            "the story index failed on every one of {} deliveries: {e}",
+                            article.delivered
+                        ),
+                    };
+                    retry_or_dead_letter(shared, &article, rejection, &e.to_string()).await;
+                    return;
+                }
+            }
+        }
+        Err(rejection) => Err(rejection),
     };
     match outcome {
         Ok(enriched) => match publish_output(shared, &article, &enriched).await {

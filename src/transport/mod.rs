@@ -19,6 +19,7 @@ use crate::record::ENRICHED_SCHEMA;
 use crate::security::SecurityArgs;
 
 pub mod jetstream;
+pub mod kv;
 pub mod publish;
 pub mod queue_group;
 pub mod tail;
@@ -367,6 +368,11 @@ pub async fn bind_streams(
         replicas,
     );
     stream_or_create(js, ensure, dlq, retry).await?;
+    if ensure {
+        // The story index lives beside the streams (README "Story keys"); the worker opens it
+        // again when its pipeline has the story stage.
+        kv::bucket(js, nats, retry).await?;
+    }
     Ok(Topology { input })
 }
 

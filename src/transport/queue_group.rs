@@ -65,8 +65,22 @@ pub async fn run(
             metrics::received(message.payload.len(), 1);
             let (span, context) = super::article_span(&message, 1);
             async move {
-                let (subject, headers, body) = match runner.submit(message.payload.clone()).await
-                {
+                let result = match runner.submit(message.payload.clone()).await {
+                    // The story step; core NATS cannot retry, so an index failure is a dead
+                    // letter (`story_index_failed`), never a record without its key.
+                    Ok(mut enriched) => {
+                        match super::kv::assign(settings.story.as_ref(), &mut enriched).await {
+                            Ok(()) => Ok(enriched),
+                            Err(e) => Err(crate::enrich::Rejection {
+                                id: Some(enriched.id),
+                                kind: "story_index_failed",
+                                message: e.to_string(),
+                            }),
+                        }
+                    }
+                    Err(rejection) => Err(rejection),
+                };
+                let (subject, headers, body) = match result {
                     Ok(enriched) => {
                         // Counted when handed to the client: core NATS confirms nothing.
                         metrics::enriched(&enriched, false);

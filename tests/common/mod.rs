@@ -165,6 +165,8 @@ pub fn nats_args(url: &str) -> NatsArgs {
         output_stream: "ARTICLES_ENRICHED".into(),
         dlq_stream: "ARTICLES_DLQ".into(),
         duplicate_window: Duration::from_secs(600),
+        story_bucket: "LEDE_STORIES".into(),
+        story_window: Duration::from_secs(3600),
         security: Default::default(),
     }
 }
@@ -258,6 +260,16 @@ impl Worker {
         .expect("consumer");
         let stats = Arc::new(Stats::default());
         let shutdown = CancellationToken::new();
+        // The story index, when the pipeline has the story stage (as `lede worker` opens it).
+        let story = if pipeline.has(lede::pipeline::story::NAME) {
+            let retry = transport::StartupRetry::new(WAIT);
+            let bucket = transport::kv::bucket(&js, &args, &retry)
+                .await
+                .expect("story bucket");
+            Some(transport::kv::KvIndex::new(bucket))
+        } else {
+            None
+        };
         let settings = WorkerSettings {
             in_flight: options.in_flight,
             cpu_threads: options.cpu_threads,
@@ -267,6 +279,7 @@ impl Worker {
             ack_wait: options.ack_wait,
             max_deliver: options.max_deliver,
             shutdown_timeout: options.shutdown_timeout,
+            story,
         };
         let handle = tokio::spawn(transport::jetstream::run(
             client,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Creates lede's three streams and its durable consumer from the JSON files beside this script
+# Creates lede's three streams, its story bucket and its durable consumer from the JSON files beside this script
 # (the JetStream API's own config format, read by `nats ... add --config`), skipping any that
 # already exist. Run by the provisioning Job (deploy/k8s/provision-job.yaml) and by the
 # `nats-provision` services of docker-compose.yml; needs the `nats` CLI and NATS_URL.
@@ -18,7 +18,9 @@ esac
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-for stream in ARTICLES ARTICLES_ENRICHED ARTICLES_DLQ; do
+# KV_LEDE_STORIES is the story index, a JetStream key-value bucket (`nats kv` sees it as the
+# bucket LEDE_STORIES); its max_age is the story window (--story-window, 72h).
+for stream in ARTICLES ARTICLES_ENRICHED ARTICLES_DLQ KV_LEDE_STORIES; do
   config="$dir/stream-$stream.json"
   if [ -n "$replicas" ]; then
     sed "s/\"num_replicas\": *[0-9][0-9]*/\"num_replicas\": $replicas/" "$config" >"$work/stream-$stream.json"

@@ -1,0 +1,231 @@
+//! The story signature: normalized word shingles of the cleaned text, hashed into a fixed-size
+//! MinHash and cut into LSH bands.
+//!
+//! Hand-written rather than taken from `gaoya` or `probminhash`: the signature is a wire
+//! format. It is stored in the shared JetStream KV index and compared by every replica and by
+//! `lede process`, so its hash functions must be fixed, seeded and identical across builds,
+//! platforms and crate upgrades. The whole thing is one 64-bit token hash (FNV-1a), one
+//! shingle mixer and 128 multiply-add permutations: short enough to own, and it is
+//! deterministic by construction.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Words per shingle (word n-grams).
+pub const SHINGLE_WORDS: usize = 3;
+/// MinHash values per signature.
+pub const PERMUTATIONS: usize = 128;
+/// LSH bands; each band is [`BAND_ROWS`] consecutive MinHash values.
+pub const BANDS: usize = 32;
+/// MinHash values per band.
+pub const BAND_ROWS: usize = 2;
+
+/// Seed of the permutation parameters (changing it changes every stored signature).
+const SEED: u64 = 0x6c65_6465_7374_6f72; // "ledestor"
+
+/// A fixed-size MinHash signature of one article's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    /// The minimum of each permutation over the shingle hashes (top 32 bits).
+    pub mins: [u32; PERMUTATIONS],
+    /// Distinct shingles in the text (for the containment estimate).
+    pub shingles: u32,
+}
+
+/// The permutation parameters `(a, b)`: `h(x) = a·x + b (mod 2^64)`, `a` odd, from SplitMix64.
+const PARAMS: [(u64, u64); PERMUTATIONS] = params();
+
+const fn splitmix(state: u64) -> (u64, u64) {
+    let state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (state, z ^ (z >> 31))
+}
+
+const fn params() -> [(u64, u64); PERMUTATIONS] {
+    let mut out = [(0u64, 0u64); PERMUTATIONS];
+    let mut state = SEED;
+    let mut i = 0;
+    while i < PERMUTATIONS {
+        let (s, a) = splitmix(state);
+        let (s, b) = splitmix(s);
+        state = s;
+        out[i] = (a | 1, b);
+        i += 1;
+    }
+    out
+}
+
+/// The 64-bit finalizer of MurmurHash3: spreads a combined shingle hash over all bits.
+const fn mix(mut z: u64) -> u64 {
+    z ^= z >> 33;
+    z = z.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z ^= z >> 33;
+    z = z.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    z ^ (z >> 33)
+}
+
+/// FNV-1a over the bytes of one normalized word.
+fn word_hash(word: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in word.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The normalized words of `text`: NFKC, lower-cased, maximal runs of letters and digits.
+///
+/// Punctuation, quotes, dashes and whitespace of any kind separate words and are otherwise
+/// ignored, so curly/straight quotes, dash styles, non-breaking spaces and paragraph spacing
+/// never change a signature.
+pub fn words(text: &str) -> Vec<u64> {
+    let mut out = Vec::with_capacity(text.len() / 5);
+    let mut word = String::with_capacity(32);
+    for c in text.nfkc() {
+        if c.is_alphanumeric() {
+            word.extend(c.to_lowercase());
+        } else if !word.is_empty() {
+            out.push(word_hash(&word));
+            word.clear();
+        }
+    }
+    if !word.is_empty() {
+        out.push(word_hash(&word));
+    }
+    out
+}
+
+impl Signature {
+    /// The signature of `text`, or `None` when it has no word at all.
+    ///
+    /// # Examples
+    /// ```
+    /// use lede::pipeline::story::Signature;
+    /// let a = Signature::of("The council approved the budget on Friday.").unwrap();
+    /// let b = Signature::of("the council approved the budget on friday").unwrap();
+    /// assert_eq!(a, b);
+    /// assert!(Signature::of(" -- ").is_none());
+    /// ```
+    pub fn of(text: &str) -> Option<Self> {
+        let words = words(text);
+        if words.is_empty() {
+            return None;
+        }
+        let mut shingles: Vec<u64> = if words.len() < SHINGLE_WORDS {
+            vec![shingle(&words)]
+        } else {
+            words.windows(SHINGLE_WORDS).map(shingle).collect()
+        };
+        shingles.sort_unstable();
+        shingles.dedup();
+        let mut mins = [u64::MAX; PERMUTATIONS];
+        for &x in &shingles {
+            for (m, &(a, b)) in mins.iter_mut().zip(PARAMS.iter()) {
+                let h = a.wrapping_mul(x).wrapping_add(b);
+                if h < *m {
+                    *m = h;
+                }
+            }
+        }
+        let mut out = [0u32; PERMUTATIONS];
+        for (o, m) in out.iter_mut().zip(mins) {
+            // The high half of a multiply-add is its well-mixed half.
+            *o = (m >> 32) as u32;
+        }
+        Some(Self {
+            mins: out,
+            shingles: u32::try_from(shingles.len()).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// The estimated Jaccard similarity of the two shingle sets (share of equal MinHashes).
+    pub fn jaccard(&self, other: &Self) -> f64 {
+        let equal = self
+            .mins
+            .iter()
+            .zip(other.mins.iter())
+            .filter(|(a, b)| a == b)
+            .count();
+        equal as f64 / PERMUTATIONS as f64
+    }
+
+    /// The estimated share of the smaller set's shingles found in the larger one, from the
+    /// Jaccard estimate and the two exact set sizes: |A∩B| = J·(|A|+|B|)/(1+J).
+    pub fn containment(&self, other: &Self) -> f64 {
+        let j = self.jaccard(other);
+        let (a, b) = (f64::from(self.shingles), f64::from(other.shingles));
+        let smaller = a.min(b).max(1.0);
+        (j * (a + b) / (1.0 + j) / smaller).min(1.0)
+    }
+
+    /// One 64-bit hash per LSH band (the band index is part of the hash).
+    pub fn bands(&self) -> [u64; BANDS] {
+        let mut out = [0u64; BANDS];
+        for (i, o) in out.iter_mut().enumerate() {
+            let mut h = mix(SEED ^ (i as u64));
+            for &v in &self.mins[i * BAND_ROWS..(i + 1) * BAND_ROWS] {
+                h = mix(h ^ u64::from(v));
+            }
+            *o = h;
+        }
+        out
+    }
+}
+
+/// Combines the word hashes of one shingle (order matters).
+fn shingle(words: &[u64]) -> u64 {
+    let mut h = SEED;
+    for &w in words {
+        h = mix(h.rotate_left(23) ^ w);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_permutation_parameters_are_odd_and_distinct() {
+        let mut seen: Vec<u64> = PARAMS.iter().map(|p| p.0).collect();
+        assert!(seen.iter().all(|a| a % 2 == 1));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), PERMUTATIONS);
+    }
+
+    #[test]
+    fn the_signature_is_a_fixed_wire_format() {
+        // Pinned: a change here invalidates every index in the fleet (see the module docs).
+        let s = Signature::of("one two three four").expect("words");
+        assert_eq!(s.shingles, 2);
+        assert_eq!(
+            s.mins[0],
+            Signature::of("ONE two, three—four").expect("w").mins[0]
+        );
+        assert_eq!(word_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn punctuation_and_case_do_not_change_the_signature() {
+        let a = Signature::of("“Hello,” she said — it’s fine.\u{a0}Really.").expect("w");
+        let b = Signature::of("\"hello\" she said - it's fine. really").expect("w");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn estimates_follow_overlap() {
+        let base: Vec<String> = (0..200).map(|i| format!("w{i}")).collect();
+        let a = Signature::of(&base.join(" ")).expect("w");
+        let half = Signature::of(&base[..100].join(" ")).expect("w");
+        let other: Vec<String> = (0..200).map(|i| format!("x{i}")).collect();
+        let c = Signature::of(&other.join(" ")).expect("w");
+        let j = a.jaccard(&half);
+        assert!((0.35..0.65).contains(&j), "{j}");
+        assert!(a.containment(&half) > 0.85, "{}", a.containment(&half));
+        assert!(a.jaccard(&c) < 0.05);
+        assert_eq!(a.jaccard(&a), 1.0);
+    }
+}
