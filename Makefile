@@ -66,3 +66,13 @@ bench: setup-demo
 	./bench/setup-venv.sh
 	$(VENV)/bin/python -m unittest discover -s bench -p 'test_*.py'
 	$(WITH_VENV) $(VENV)/bin/python bench/run.py --update-readme $(BENCH_ARGS)
+	$(MAKE) bench-quotes
+
+.PHONY: bench-quotes
+## lede's quotes stage beside textacy's direct_quotations (spaCy sm parser) on the seed and the
+## case table: speed, score.py's figures, agreement. Writes bench/results/quotes.json.
+bench-quotes:
+	$(CARGO) build --release --locked --bin lede
+	./bench/setup-venv.sh
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/quotes-requirements.txt
+	$(VENV)/bin/python bench/quotes.py

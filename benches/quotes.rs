@@ -1,0 +1,77 @@
+//! What does the quotes stage cost next to the whole default pipeline on real news? (The 40
+//! news_dev parity texts: `quotes` alone on documents already through `segment` and
+//! `entities`, and the default pipeline — clean, segment, entities, quotes — on the raw texts.)
+
+use std::hint::black_box;
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use lede::pipeline::{self, Document, Stage, StageOptions};
+use lede::record::RawArticle;
+
+fn bench(c: &mut Criterion) {
+    let names: Vec<String> = pipeline::default_stages()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    let options = StageOptions {
+        entity_rules: true,
+        entity_sentence_bounds: lede::config::DEFAULT_ENTITY_SENTENCE_BOUNDS,
+        ..StageOptions::default()
+    };
+    let full = pipeline::build(&names, &options)
+        .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-model.sh)"));
+    let before: Vec<String> = ["segment", "entities"].map(str::to_owned).to_vec();
+    let prepare = pipeline::build(&before, &options).expect("segment,entities");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/data/parity/news_dev.jsonl"
+    );
+    let data = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let raws: Vec<RawArticle> = data
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line).expect("json");
+            let text = v["text"].as_str().expect("text");
+            RawArticle::decode(text.as_bytes(), usize::MAX).expect("article")
+        })
+        .collect();
+    let docs: Vec<Document> = raws
+        .iter()
+        .map(|raw| {
+            let mut doc = Document::from_raw(raw);
+            prepare.run(&mut doc).expect("segment,entities");
+            doc
+        })
+        .collect();
+    let bytes: usize = raws
+        .iter()
+        .map(|r| r.text.as_ref().map_or(0, String::len))
+        .sum();
+    let stage = lede::pipeline::quotes::Quotes;
+    let mut group = c.benchmark_group("quotes");
+    group.throughput(Throughput::Bytes(bytes as u64));
+    group.sample_size(20);
+    group.bench_function("quotes_stage_news_dev_40", |b| {
+        b.iter_batched(
+            || docs.clone(),
+            |mut docs| {
+                for d in &mut docs {
+                    stage.process(d).expect("quotes never fails");
+                }
+                black_box(docs)
+            },
+            BatchSize::LargeInput,
+        );
+    });
+    group.bench_function("default_pipeline_news_dev_40", |b| {
+        b.iter(|| {
+            for raw in &raws {
+                black_box(full.enrich(raw).expect("enrich"));
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
