@@ -57,7 +57,7 @@ pub const DEFAULT_DEADLINE: &str = "60s";
 /// input and limits" gives the memory this bounds).
 pub const DEFAULT_MAX_TOKENS: usize = 1_000_000;
 /// The stages run by default, as `--stages` takes them (`pipeline::default_stages`, joined).
-pub const DEFAULT_STAGES: &str = "clean,segment,entities";
+pub const DEFAULT_STAGES: &str = "clean,segment,entities,quotes";
 
 /// lede: a streaming NLP worker for news.
 #[derive(Debug, Parser)]

@@ -15,9 +15,9 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use crate::config::DEFAULT_MAX_BYTES;
 use crate::pipeline::entities::py_isspace;
 use crate::pipeline::{self, Pipeline, StageOptions};
-use crate::record::{EnrichedArticle, RawArticle};
 
 /// lede's own cases, in the gold format.
 pub const CASES: &str = include_str!("../../tests/fixtures/quotes_cases.jsonl");
@@ -317,20 +317,10 @@ pub fn records(pipeline: &Pipeline, gold: &[Value]) -> (Vec<Value>, Vec<String>)
     let mut failed = Vec::new();
     for g in gold {
         let id = g["id"].as_str().unwrap_or_default().to_owned();
-        let raw = RawArticle {
-            id: id.clone(),
-            url: None,
-            source: None,
-            title: None,
-            published_at: None,
-            lang: None,
-            text: g["text"].as_str().map(str::to_owned),
-            html: None,
-            meta: serde_json::Map::new(),
-        };
-        match pipeline.enrich(&raw) {
-            Ok(record) => {
-                out.push(serde_json::to_value::<EnrichedArticle>(record).unwrap_or(Value::Null))
+        let payload = json!({"id": id, "text": g["text"]}).to_string();
+        match crate::enrich::enrich_payload(pipeline, payload.as_bytes(), DEFAULT_MAX_BYTES) {
+            Ok(enriched) => {
+                out.push(serde_json::from_slice(&enriched.record).unwrap_or(Value::Null));
             }
             Err(_) => failed.push(id),
         }
