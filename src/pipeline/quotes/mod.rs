@@ -167,6 +167,7 @@ pub fn find(doc: &mut Document) -> Vec<Quote> {
     quotes.extend(reported);
     let referents = ctx.resolve(&mentions);
     quotes.sort_by_key(|q| (q.quote.span.start, q.quote.span.end));
+    ctx.continue_reported(&mut quotes);
     // Clusters for referents with no entity, made only for the speakers that need one.
     let mut own: HashMap<usize, usize> = HashMap::new();
     let mut new_clusters: Vec<Cluster> = Vec::new();
@@ -871,6 +872,31 @@ impl Ctx<'_> {
         out
     }
 
+    /// A bare quote (no speaker, no mention) opening the paragraph right after one that ends
+    /// with a reported statement ("Dr. Helen Park … said the results were clear." then a
+    /// quote with no clause of its own) continues that statement's speaker: it gets its
+    /// referent (so its cluster) but no speaker span, as it names none. `quotes` is sorted.
+    fn continue_reported(&self, quotes: &mut [Found]) {
+        for i in 1..quotes.len() {
+            let (done, rest) = quotes.split_at_mut(i);
+            let (q, p) = (&mut rest[0], &done[i - 1]);
+            if q.quote.kind != QuoteKind::Direct || q.quote.speaker.is_some() || q.mention.is_some()
+            {
+                continue;
+            }
+            let para = self.paragraph_of(q.quote.span.start);
+            let opens = self
+                .doc
+                .paragraphs
+                .get(para)
+                .is_some_and(|s| self.text()[s.start..q.quote.span.start].trim().is_empty());
+            let after = self.paragraph_of(p.quote.span.end.saturating_sub(1)) + 1 == para;
+            if opens && after && p.quote.kind == QuoteKind::Reported && p.mention.is_some() {
+                q.mention = p.mention;
+            }
+        }
+    }
+
     /// The attribution in the clause after a quote: `“…,” he said`, `“…,” said Hatami`,
     /// `“…,” according to X`.
     #[allow(clippy::type_complexity)]
@@ -1196,7 +1222,25 @@ impl Ctx<'_> {
                     let entity = &self.doc.entities[*e];
                     let person = entity.label == Label::Person;
                     let cluster = entity.cluster;
-                    let known = cluster.and_then(|c| of_cluster.get(&c).copied());
+                    // "Kim" after "Kim Jae-won": a one-word name that is the first or last
+                    // word of an earlier person's name is that person, when the entity rules
+                    // did not cluster them (they match last names only).
+                    let short = self.doc.slice(entity.span);
+                    let same_name = || {
+                        (person && !short.contains(char::is_whitespace))
+                            .then(|| {
+                                list.iter().rposition(|r| {
+                                    let mut w = r.name.split_whitespace();
+                                    r.person
+                                        && r.name.contains(char::is_whitespace)
+                                        && (w.next() == Some(short) || w.next_back() == Some(short))
+                                })
+                            })
+                            .flatten()
+                    };
+                    let known = cluster
+                        .and_then(|c| of_cluster.get(&c).copied())
+                        .or_else(same_name);
                     match known {
                         Some(r) => {
                             list[r].features.merge(&m.extra);
@@ -1207,8 +1251,12 @@ impl Ctx<'_> {
                             // Hatami says …" — one person.
                             let lede_position =
                                 m.subject && person && m.sentence <= 2 && m.sentence > 0;
-                            let lede = subject_of_sentence
-                                .get(&(m.sentence - 1))
+                            // `checked_sub`: a name in the first sentence has no sentence
+                            // before it (a plain `- 1` overflowed there and the stage panicked).
+                            let lede = m
+                                .sentence
+                                .checked_sub(1)
+                                .and_then(|s| subject_of_sentence.get(&s))
                                 .copied()
                                 .filter(|&r| {
                                     let r: &Referent = &list[r];
