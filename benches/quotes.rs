@@ -13,13 +13,15 @@ fn bench(c: &mut Criterion) {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
+    let model = lede::model::ModelDir::from_env_or_default()
+        .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-model.sh)"));
     let options = StageOptions {
+        model_dir: Some(model.path("")),
         entity_rules: true,
         entity_sentence_bounds: lede::config::DEFAULT_ENTITY_SENTENCE_BOUNDS,
         ..StageOptions::default()
     };
-    let full = pipeline::build(&names, &options)
-        .unwrap_or_else(|e| panic!("{e} (run scripts/fetch-model.sh)"));
+    let full = pipeline::build(&names, &options).unwrap_or_else(|e| panic!("{e}"));
     let before: Vec<String> = ["segment", "entities"].map(str::to_owned).to_vec();
     let prepare = pipeline::build(&before, &options).expect("segment,entities");
     let path = concat!(

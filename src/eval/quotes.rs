@@ -534,9 +534,9 @@ fn line(
         writeln!(
             out,
             "{name:<22} {kind:<8} {:>3} {:>5} {:>5}   {:.3}/{:.3}/{:.3}   {:.3}   {:.3}   {:.3}/{:.3}/{:.3}   {cr}/{ct}   {}",
-            s["articles"],
-            s["gold_quotes"],
-            s["system_quotes"],
+            s["articles"].as_u64().unwrap_or(0),
+            s["gold_quotes"].as_u64().unwrap_or(0),
+            s["system_quotes"].as_u64().unwrap_or(0),
             f(&s["overlap"]["p"]),
             f(&s["overlap"]["r"]),
             f(&s["overlap"]["f1"]),
