@@ -38,6 +38,9 @@ const PRONOUNS: &[&str] = &[
     "our", "my", "me", "us",
 ];
 
+/// A code-point range `(start, end)`, as `score.py` keeps spans.
+type Range = (i64, i64);
+
 fn trim(text: &[char], s: i64, e: i64) -> (i64, i64) {
     let n = text.len() as i64;
     let (mut s, mut e) = (s.max(0), e.min(n));
@@ -119,7 +122,7 @@ pub fn score(gold: &[Value], system: &[Value], gold_file: &str) -> Result<Value,
                 .iter()
                 .collect()
         };
-        let mut units: Vec<((i64, i64), Vec<(i64, i64)>, &str)> = Vec::new();
+        let mut units: Vec<(Range, Vec<Range>, &str)> = Vec::new();
         let mut mixed: Vec<(i64, i64)> = Vec::new();
         for q in g["quotes"].as_array().ok_or("gold record without quotes")? {
             let src: Vec<(i64, i64)> = q["source_fragments"]
@@ -154,7 +157,7 @@ pub fn score(gold: &[Value], system: &[Value], gold_file: &str) -> Result<Value,
                 }
             }
         }
-        let mut sq: Vec<((i64, i64), Option<(i64, i64)>)> = Vec::new();
+        let mut sq: Vec<(Range, Option<Range>)> = Vec::new();
         let empty = Vec::new();
         let quotes = sys
             .get(id)
