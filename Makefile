@@ -67,6 +67,7 @@ bench: setup-demo
 	$(VENV)/bin/python -m unittest discover -s bench -p 'test_*.py'
 	$(WITH_VENV) $(VENV)/bin/python bench/run.py --update-readme $(BENCH_ARGS)
 	$(MAKE) bench-story-run
+	$(MAKE) bench-quotes
 
 .PHONY: bench-story bench-story-run
 ## Story keys vs datasketch MinHashLSH (128 permutations, online, best match) on the DEV stream
@@ -79,3 +80,12 @@ bench-story: setup
 
 bench-story-run:
 	$(WITH_VENV) $(VENV)/bin/python bench/story.py $(BENCH_ARGS)
+
+.PHONY: bench-quotes
+## lede's quotes stage beside textacy's direct_quotations (spaCy sm parser) on the seed and the
+## case table: speed, score.py's figures, agreement. Writes bench/results/quotes.json.
+bench-quotes:
+	$(CARGO) build --release --locked --bin lede
+	./bench/setup-venv.sh
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/quotes-requirements.txt
+	$(VENV)/bin/python bench/quotes.py

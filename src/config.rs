@@ -57,7 +57,7 @@ pub const DEFAULT_DEADLINE: &str = "60s";
 /// input and limits" gives the memory this bounds).
 pub const DEFAULT_MAX_TOKENS: usize = 1_000_000;
 /// The stages run by default, as `--stages` takes them (`pipeline::default_stages`, joined).
-pub const DEFAULT_STAGES: &str = "clean,story,segment,entities";
+pub const DEFAULT_STAGES: &str = "clean,segment,entities,quotes";
 /// JetStream KV bucket of the story index.
 pub const DEFAULT_STORY_BUCKET: &str = "LEDE_STORIES";
 /// How long the story index remembers an article: copies further apart start a new story.

@@ -10,8 +10,8 @@ use crate::pipeline::story::{self, IndexError, Pending, StoryIndex};
 use crate::pipeline::{Document, Label, Pipeline, PipelineError, StageError, StageTiming};
 use crate::record::{
     CharOffsets, ClusterOut, DecodeError, ENRICHED_SCHEMA, EnrichedArticle, EntityOut, Parts,
-    Processing, RawArticle, RemovedOut, SentenceOut, SkippedOut, SourceOffsetOut, StageTimeOut,
-    StoryOut, TokenOut,
+    Processing, QuoteOut, RawArticle, RemovedOut, SentenceOut, SkippedOut, SourceOffsetOut,
+    SpeakerOut, StageTimeOut, StoryOut, TokenOut,
 };
 
 /// An article that went through the pipeline.
@@ -193,6 +193,7 @@ pub fn parts(pipeline: &Pipeline) -> Parts {
         segmented: pipeline.has("segment"),
         tokens: pipeline.tokens_in_record() && pipeline.has("segment"),
         entities: pipeline.has("entities"),
+        quotes: pipeline.has(crate::pipeline::quotes::NAME),
     }
 }
 
@@ -236,6 +237,29 @@ pub fn encode(
                 label: c.label.as_str().to_owned(),
                 name: c.name.clone(),
                 mentions: c.mentions.clone(),
+            })
+            .collect()
+    });
+    let quotes = (parts.quotes && ran(crate::pipeline::quotes::NAME)).then(|| {
+        doc.quotes
+            .iter()
+            .map(|q| {
+                let span = offsets.span(q.span.start, q.span.end);
+                QuoteOut {
+                    start: span.start,
+                    end: span.end,
+                    kind: q.kind.as_str().to_owned(),
+                    speaker: q.speaker.map(|s| {
+                        let c = offsets.span(s.start, s.end);
+                        SpeakerOut {
+                            start: c.start,
+                            end: c.end,
+                            text: doc.slice(s).to_owned(),
+                        }
+                    }),
+                    cluster: q.cluster,
+                    cue: q.cue.map(|c| offsets.span(c.start, c.end)),
+                }
             })
             .collect()
     });
@@ -312,6 +336,7 @@ pub fn encode(
         }),
         entities,
         clusters,
+        quotes,
         skipped: doc
             .skipped
             .iter()

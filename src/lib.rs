@@ -1,7 +1,8 @@
 //! lede: a streaming NLP worker for news.
 //!
 //! Raw articles (scraped text or whole HTML pages) arrive on a NATS subject; each goes through
-//! the synchronous stages of a [`pipeline::Pipeline`] — clean, story, segment, entities — and comes out
+//! the synchronous stages of a [`pipeline::Pipeline`] — clean, story (opt-in), segment,
+//! entities, quotes — and comes out
 //! as an [`record::EnrichedArticle`] on the output subject. Rejects go to a dead-letter subject
 //! with their reason.
 //!
@@ -11,10 +12,10 @@
 //!                         ▼
 //!                  Runner: exactly --threads stage threads, the only place stages run
 //!                  Pipeline (sync stages, span per stage, --deadline, --max-tokens)
-//!                  clean ──► story (signature) ──► segment ──► entities
+//!                  clean ──► [story (signature), opt-in] ──► segment ──► entities ──► quotes
 //!                         │  encode EnrichedArticle
 //!                         ▼
-//!                  story step (async): assign the key ◄──► JetStream KV LEDE_STORIES
+//!                  story step (async, with the story stage): the key ◄──► JetStream KV
 //!                         │
 //!                         ▼
 //!       articles.enriched (Nats-Msg-Id = id:revision)   articles.dlq (with Lede-Error)

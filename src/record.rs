@@ -356,6 +356,34 @@ pub struct ClusterOut {
     pub mentions: Vec<usize>,
 }
 
+/// The speaker mention of a quote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpeakerOut {
+    /// First code point.
+    pub start: usize,
+    /// One past the last code point.
+    pub end: usize,
+    /// `text[start..end]` ("he", "the top general").
+    pub text: String,
+}
+
+/// A direct quote or reported statement of the record (the `quotes` stage).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteOut {
+    /// First code point of the content (its opening mark, for a direct quote).
+    pub start: usize,
+    /// One past the last code point of the content.
+    pub end: usize,
+    /// `direct` (quote-mark bounded) or `reported`.
+    pub kind: String,
+    /// The local speaker mention in the quoting clause, or null.
+    pub speaker: Option<SpeakerOut>,
+    /// Index into `clusters` of whom the speaker refers to, or null.
+    pub cluster: Option<usize>,
+    /// The reporting verb ("said", "according to"), or null.
+    pub cue: Option<CharSpan>,
+}
+
 /// Something the clean stage removed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemovedOut {
@@ -494,6 +522,8 @@ pub struct EnrichedArticle {
     pub entities: Option<Vec<EntityOut>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clusters: Option<Vec<ClusterOut>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quotes: Option<Vec<QuoteOut>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<SkippedOut>,
     pub processing: Processing,
@@ -527,6 +557,8 @@ pub struct Parts {
     pub tokens: bool,
     /// The entity stage ran (`entities`, `clusters`).
     pub entities: bool,
+    /// The quotes stage ran (`quotes`).
+    pub quotes: bool,
 }
 
 /// Converts byte offsets of one text into code-point offsets.

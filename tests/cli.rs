@@ -74,7 +74,7 @@ fn help_shows_the_stages_default_as_it_is_typed_and_it_parses() {
     for subcommand in ["process", "worker"] {
         let text = help(subcommand);
         assert!(
-            text.contains("[default: clean,story,segment,entities]"),
+            text.contains("[default: clean,segment,entities,quotes]"),
             "lede {subcommand} --help:\n{text}"
         );
     }
@@ -82,7 +82,7 @@ fn help_shows_the_stages_default_as_it_is_typed_and_it_parses() {
     let out = lede(&[
         "process",
         "--stages",
-        "clean,story,segment,entities",
+        "clean,segment,entities,quotes",
         "--model",
         "/no/such/model",
     ]);

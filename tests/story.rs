@@ -203,7 +203,10 @@ fn short_texts_in_one_outlet_frame_stay_apart() {
 fn the_story_stage_needs_clean_before_it() {
     let err = pipeline::build(&["story".to_owned()], &StageOptions::default()).unwrap_err();
     assert!(err.to_string().contains("needs \"clean\""), "{err}");
-    assert!(pipeline::default_stages().contains(&story::NAME));
+    assert!(
+        !pipeline::default_stages().contains(&story::NAME),
+        "story keys are opt-in until their end-to-end cost is within budget (README)"
+    );
 }
 
 /// The story bucket, as `--ensure-streams` creates it.

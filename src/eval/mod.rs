@@ -4,6 +4,7 @@
 pub mod entities;
 pub mod entrules;
 pub mod html;
+pub mod quotes;
 pub mod sentences;
 pub mod tokenizer;
 
@@ -38,6 +39,7 @@ pub const TOPICS: &[(&str, Report)] = &[
     ("entrules", entrules::run),
     ("entity-sentences", entrules::sentence_bounds_report),
     ("html", html::run),
+    ("quotes", quotes::run),
     ("sentences", sentences::run),
     ("tokenizer", tokenizer::run),
 ];

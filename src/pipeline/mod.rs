@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 pub mod clean;
 pub mod delay;
 pub mod entities;
+pub mod quotes;
 pub mod segment;
 pub mod story;
 
@@ -241,6 +242,8 @@ pub struct Document {
     pub entities: Vec<Entity>,
     /// Mention clusters; entities point into this list.
     pub clusters: Vec<Cluster>,
+    /// Direct quotes and reported speech, with speakers (the `quotes` stage).
+    pub quotes: Vec<quotes::Quote>,
     /// Stages that ran but left the article alone.
     pub skipped: Vec<Skip>,
     /// Where each run of `text` came from in the clean stage's input (with `source_offsets`).
@@ -310,7 +313,7 @@ pub trait Stage: Send + Sync {
 pub const STAGE_STACK_BYTES: usize = 16 * 1024 * 1024;
 
 /// Every stage name `--stages` accepts, in pipeline order.
-pub const STAGE_NAMES: &[&str] = &["clean", "story", "segment", "entities", "delay"];
+pub const STAGE_NAMES: &[&str] = &["clean", "story", "segment", "entities", "quotes", "delay"];
 
 /// Stages that are only for fault injection and never in the default list.
 const TEST_STAGES: &[&str] = &["delay"];
@@ -415,6 +418,7 @@ pub fn build(names: &[String], options: &StageOptions) -> Result<Pipeline, Build
                 Arc::new(stage.with_max_tokens(options.max_tokens))
             }
             entities::NAME => Arc::new(entities::Entities::build(names, options)?),
+            quotes::NAME => Arc::new(quotes::Quotes::build(names)?),
             _ => return Err(BuildError::UnknownStage { name: name.clone() }),
         };
         stages.push(stage);
