@@ -16,6 +16,10 @@
 //! [`strip_inert`]), and Readability's own metadata fills what that scan left empty. When
 //! Readability finds no article container, the text falls back to the JSON-LD `articleBody`,
 //! then to [`largest_block`], so a page with an article is never refused for want of one.
+//! Three structural repairs (issue 15, the pages lede got wrong): React's streamed segments
+//! are shown ([`show_streamed_segments`]), a pick far short of the page's `<main>`/`<article>`
+//! is retried ([`retry_short_pick`]), and a paragraph repeated whole is kept once
+//! ([`drop_repeated_paragraphs`]).
 
 use dom_smoothie::{Article, Config, Readability, TextMode};
 
@@ -86,6 +90,24 @@ fn strip_inert(html: &str) -> String {
     }
     out.push_str(&html[copied..]);
     out
+}
+
+/// How React's streaming server renderer opens a finished Suspense segment: the content is
+/// sent hidden at the end of the body, and an inline script (`$RC`) moves it into its
+/// placeholder and shows it. Scripts do not run here, so such pages (Next.js and other React
+/// 18+ sites) would show Readability nothing but the loading fallback.
+const STREAMED_SEGMENT: &str = "<div hidden id=\"S:";
+
+/// The page with React's streamed segments ([`STREAMED_SEGMENT`]) shown where they were sent,
+/// as the browser shows them once `$RC` has run. The renderer writes this opening tag
+/// verbatim, so a plain replacement finds every one; one linear pass, only on pages that
+/// have any.
+fn show_streamed_segments(html: String) -> String {
+    if html.contains(STREAMED_SEGMENT) {
+        html.replace(STREAMED_SEGMENT, "<div id=\"S:")
+    } else {
+        html
+    }
 }
 
 /// The byte just past `</tag ...>` after `from`, matched case-insensitively.
@@ -179,12 +201,12 @@ const MIN_BODY_WORDS: usize = 50;
 /// # Errors
 /// A message when the page yields no text at all, or nests too deep to parse safely.
 pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String> {
-    let config = Config {
-        text_mode: TextMode::Formatted,
-        ..Config::default()
-    };
-    let url = url.filter(|u| u.starts_with("http://") || u.starts_with("https://"));
-    let html = strip_inert(html);
+    // Readability refuses a URL that is not absolute (dom_smoothie's `is_absolute_url`: a
+    // scheme, `://` and something after it); these all are, so the URL never costs the text.
+    let url = url
+        .map(str::trim)
+        .filter(|u| (u.starts_with("http://") || u.starts_with("https://")) && !u.ends_with("://"));
+    let html = show_streamed_segments(strip_inert(html));
     if let Some(depth) = nesting_beyond(&html, MAX_NESTING) {
         return Err(format!(
             "the page nests elements at least {depth} deep (the limit is {MAX_NESTING}): \
@@ -198,11 +220,15 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
         .and_then(serde_json::Value::as_str)
         .map(|b| html_escape::decode_html_entities(b.trim()).into_owned())
         .filter(|b| b.split_whitespace().count() >= MIN_BODY_WORDS);
-    let parsed = match Readability::new(html.as_str(), url, Some(config.clone())) {
-        Ok(r) => Ok(r),
-        Err(_) => Readability::new(html.as_str(), None, Some(config)),
-    }
-    .and_then(|mut r| r.parse());
+    let doc = dom_query::Document::from(html.as_str());
+    let bar = (CONTAINER_SHARE * container_chars(&doc) as f64) as usize;
+    let config = Config {
+        text_mode: TextMode::Formatted,
+        ..Config::default()
+    };
+    let parsed = Readability::with_document(doc, url, Some(config.clone()))
+        .and_then(|mut r| r.parse())
+        .map(|strict| retry_short_pick(strict, &html, url, config, bar));
     let mut out = Extracted::default();
     let failure = match parsed {
         Ok(article) => {
@@ -233,8 +259,30 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
             return Err(why);
         }
     }
+    out.text = drop_repeated_paragraphs(&out.text);
     out.page = page;
     Ok(out)
+}
+
+/// Fewest words a paragraph needs for a second copy of it to be dropped.
+const MIN_REPEATED_PARAGRAPH_WORDS: usize = 25;
+
+/// `text` with every later copy of a paragraph of at least [`MIN_REPEATED_PARAGRAPH_WORDS`]
+/// words removed (words compared, spacing ignored). Pages built for several screen sizes
+/// carry the same article two or three times and hide all but one with CSS, which the
+/// extractor does not read; a real article does not repeat a whole paragraph. Shorter
+/// repeats (an interviewer's questions, a refrain) stay. One pass with a hash set.
+fn drop_repeated_paragraphs(text: &str) -> String {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<&str> = Vec::new();
+    for para in text.split("\n\n") {
+        let words: Vec<&str> = para.split_whitespace().collect();
+        if words.len() >= MIN_REPEATED_PARAGRAPH_WORDS && !seen.insert(words.join(" ")) {
+            continue;
+        }
+        kept.push(para);
+    }
+    kept.join("\n\n")
 }
 
 /// Fills what the tag scan left empty from Readability's own metadata reading.
@@ -285,6 +333,105 @@ fn merge_readability(page: &mut PageMeta, article: &Article) {
     page.sources = sources;
 }
 
+/// Readability's pick again, when it is under `bar` characters (a share of the page's article
+/// container, [`CONTAINER_SHARE`]): the page is parsed once more with Readability's retry
+/// threshold at `bar`, so it goes on through its looser passes and keeps the first that
+/// reaches the bar, or its longest. The new pick is taken only if it keeps at least
+/// [`MIN_KEPT_SHARE`] of the first pick's text (same paragraphs): a looser pass that found
+/// something else altogether (a gallery, a disclaimer) is not the article the first one
+/// started. Costs a second parse, on the pages that fall short only.
+fn retry_short_pick(
+    strict: Article,
+    html: &str,
+    url: Option<&str>,
+    config: Config,
+    bar: usize,
+) -> Article {
+    if text_chars(&strict.text_content) >= bar {
+        return strict;
+    }
+    let config = Config {
+        char_threshold: config.char_threshold.max(bar),
+        ..config
+    };
+    let Ok(loose) = Readability::new(html, url, Some(config)).and_then(|mut r| r.parse()) else {
+        return strict;
+    };
+    let loose_paragraphs: std::collections::HashSet<String> =
+        paragraphs(&loose.text_content).collect();
+    let (kept, total) = paragraphs(&strict.text_content).fold((0, 0), |(kept, total), p| {
+        let n = p.split(' ').count();
+        (
+            kept + if loose_paragraphs.contains(&p) { n } else { 0 },
+            total + n,
+        )
+    });
+    if text_chars(&loose.text_content) > text_chars(&strict.text_content)
+        && kept as f64 >= MIN_KEPT_SHARE * total as f64
+    {
+        loose
+    } else {
+        strict
+    }
+}
+
+/// The paragraphs of a formatted text, each with its words joined by single spaces.
+fn paragraphs(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split("\n\n")
+        .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+}
+
+/// Least share of the first pick's words the retried pick must keep ([`retry_short_pick`]).
+const MIN_KEPT_SHARE: f64 = 0.8;
+
+/// Share of the page's article container's own text (see [`container_chars`]) that
+/// Readability's pick must reach, or [`retry_short_pick`] lets Readability go on.
+///
+/// Readability already retries with looser rules (unlikely-looking blocks kept, class names
+/// ignored, no conditional cleaning) when its pick is under `char_threshold` characters, and
+/// keeps the longest attempt; its fixed 500 characters let a strict pass that dropped most of
+/// an article (sections whose class says "widget", "share", "promo"…) through. The bar is set
+/// from the page's own markup instead.
+const CONTAINER_SHARE: f64 = 0.5;
+
+/// Highest share of link text an article container may have; above it the element is a list
+/// of teasers or a menu, not an article.
+const MAX_CONTAINER_LINK_DENSITY: f64 = 0.3;
+
+/// Characters of `text` as Readability counts them: words plus one separator each.
+fn text_chars(text: &str) -> usize {
+    text.split_whitespace().map(|w| w.chars().count() + 1).sum()
+}
+
+/// Characters of link text inside `node`.
+fn link_chars(node: &dom_query::NodeRef<'_>) -> usize {
+    dom_query::Selection::from(*node)
+        .select("a")
+        .nodes()
+        .iter()
+        .map(|a| text_chars(&a.text()))
+        .sum()
+}
+
+/// The non-link text, in characters, of the page's largest article container: a `<main>`,
+/// `<article>` or `itemprop="articleBody"` element whose link density is at most
+/// [`MAX_CONTAINER_LINK_DENSITY`]; 0 when the page has none. Each such element's text is read
+/// once (they rarely nest more than two deep), so the pass stays linear in the page.
+fn container_chars(doc: &dom_query::Document) -> usize {
+    doc.select("main, article, [itemprop=articleBody]")
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            let chars = text_chars(&node.text());
+            let links = link_chars(node);
+            (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64)
+                .then(|| chars - links)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Block elements whose text counts as paragraph text for [`largest_block`].
 const PARAGRAPHS: &str = "p, pre, blockquote, li, h2, h3, h4";
 
@@ -297,25 +444,11 @@ fn largest_block(html: &str) -> Option<String> {
     let mut scores: std::collections::HashMap<dom_query::NodeId, (f64, dom_query::NodeRef<'_>)> =
         std::collections::HashMap::new();
     for node in doc.select(PARAGRAPHS).nodes() {
-        let text = node.text();
-        let chars = text
-            .split_whitespace()
-            .map(|w| w.chars().count() + 1)
-            .sum::<usize>();
+        let chars = text_chars(&node.text());
         if chars < 25 {
             continue;
         }
-        let links: usize = dom_query::Selection::from(*node)
-            .select("a")
-            .nodes()
-            .iter()
-            .map(|a| {
-                a.text()
-                    .split_whitespace()
-                    .map(|w| w.chars().count() + 1)
-                    .sum::<usize>()
-            })
-            .sum();
+        let links = link_chars(node);
         let score = chars.saturating_sub(links) as f64;
         let mut weight = 1.0;
         let mut at = node.parent();
@@ -352,6 +485,80 @@ mod tests {
         let hostile = "<div>".repeat(MAX_NESTING + 1);
         let err = extract(&hostile, None).unwrap_err();
         assert!(err.contains("nests elements"), "{err}");
+    }
+
+    /// A React streaming page: the article arrives in a hidden segment after a loading
+    /// fallback, and only the (stripped) `$RC` script would have shown it.
+    #[test]
+    fn streamed_react_segments_are_read() {
+        let para = "The council voted on Tuesday to rebuild the old bridge across the river, \
+            after two years of closures, repairs and public meetings about its future. ";
+        let page = format!(
+            "<html><body><header><a href=/>Home</a></header><main><!--$?--><template id=\"B:0\">\
+             </template><p>Loading…</p><!--/$--></main><footer>© Site</footer>\
+             <div hidden id=\"S:0\"><article><h1>Bridge</h1><p>{}</p><p>{}</p></article></div>\
+             <script>$RC(\"B:0\",\"S:0\")</script></body></html>",
+            para.repeat(3),
+            para.repeat(3)
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains("rebuild the old bridge"), "{}", out.text);
+        assert_eq!(
+            show_streamed_segments("<div hidden id=\"S:12\">x</div>".to_owned()),
+            "<div id=\"S:12\">x</div>"
+        );
+    }
+
+    /// An article whose sections sit in blocks with a "widget" class: Readability's strict
+    /// pass drops them all (negative class weight) and keeps only the intro, which is over its
+    /// fixed 500 characters, so without a bar from the `<main>` element it stops there.
+    #[test]
+    fn a_strict_pick_far_short_of_the_main_element_is_retried() {
+        let intro = "Buying a new large appliance can bring on feelings of both excitement and \
+            dread, because the choice is wide, the prices are high and the models change often. ";
+        let section = "This model cleaned every dish in our tests, ran quietly through the night \
+            and used less water than any other machine we measured in the lab this year. ";
+        let sections: String = (1..=5)
+            .map(|i| {
+                format!(
+                    "<div class=\"product-widget\"><h3>Pick number {i}</h3><p>{}</p></div>",
+                    section.repeat(3)
+                )
+            })
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav><main>\
+             <div class=\"feature-content\"><h1>Best appliances</h1><p>{}</p>{sections}</div>\
+             </main><footer>© Site</footer></body></html>",
+            intro.repeat(4)
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains("Pick number 4"), "{}", out.text);
+        assert!(
+            out.text.contains("feelings of both excitement"),
+            "{}",
+            out.text
+        );
+    }
+
+    #[test]
+    fn a_repeated_paragraph_is_kept_once() {
+        let para = "Home remodeling in California is a significant investment, with costs \
+            varying widely based on location, scope and materials, and careful planning helps every owner stay inside the budget.";
+        let other = "Kitchens cost the most per square foot, since cabinets, counters and \
+            appliances add up quickly once plumbing and wiring have to move as well in an old house.";
+        let text = format!("{para}\n\nQ: Why?\n\n{other}\n\n{para}\n\nQ: Why?\n\n{other}");
+        assert_eq!(
+            drop_repeated_paragraphs(&text),
+            format!("{para}\n\nQ: Why?\n\n{other}\n\nQ: Why?")
+        );
+        let page = format!(
+            "<html><body><main><div class=desktop><p>{para}</p><p>{other}</p><p>{para} {other}</p>\
+             </div><div class=mobile><p>{para}</p><p>{other}</p><p>{para} {other}</p></div></main>\
+             </body></html>"
+        );
+        let out = extract(&page, None).unwrap();
+        assert_eq!(out.text.matches("Kitchens cost").count(), 2, "{}", out.text);
     }
 
     #[test]
