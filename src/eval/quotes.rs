@@ -335,37 +335,23 @@ pub fn records(pipeline: &Pipeline, gold: &[Value]) -> (Vec<Value>, Vec<String>)
 /// The same records with only their direct quotes: what `score.py` should read (it counts
 /// every quote of a record, and reported speech is not what it scores).
 pub fn direct_only(records: &[Value]) -> Vec<Value> {
-    records
-        .iter()
-        .map(|r| {
-            let quotes: Vec<Value> = r["quotes"]
-                .as_array()
-                .map(|q| {
-                    q.iter()
-                        .filter(|q| q["kind"] == "direct")
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            json!({"id": r["id"], "text": r["text"], "quotes": quotes})
-        })
-        .collect()
+    of_kind(records, "direct")
 }
 
 /// The same records with only their reported statements (`kind` `reported`), for
 /// [`reported_gold`].
 pub fn reported_only(records: &[Value]) -> Vec<Value> {
+    of_kind(records, "reported")
+}
+
+/// The same records with only their quotes of `kind`.
+fn of_kind(records: &[Value], kind: &str) -> Vec<Value> {
     records
         .iter()
         .map(|r| {
             let quotes: Vec<Value> = r["quotes"]
                 .as_array()
-                .map(|q| {
-                    q.iter()
-                        .filter(|q| q["kind"] == "reported")
-                        .cloned()
-                        .collect()
-                })
+                .map(|q| q.iter().filter(|q| q["kind"] == kind).cloned().collect())
                 .unwrap_or_default();
             json!({"id": r["id"], "text": r["text"], "quotes": quotes})
         })
