@@ -245,23 +245,36 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
         Err(e) => Some(format!("Readability found no article ({e})")),
     };
     if let Some(why) = failure {
-        if let Some(body) = body {
-            out.text = body;
-            page.extraction = Some("json-ld".to_owned());
-            out.fallback = Some(format!("{why}; the text is the page's JSON-LD articleBody"));
-        } else if let Some(text) = largest_block(&html) {
-            out.text = text;
-            page.extraction = Some("largest-block".to_owned());
-            out.fallback = Some(format!(
-                "{why}; the text is the page's block with the most paragraph text"
-            ));
-        } else {
-            return Err(why);
-        }
+        fall_back(&mut out, &mut page, why, body, &html)?;
     }
     out.text = drop_repeated_paragraphs(&out.text);
     out.page = page;
     Ok(out)
+}
+
+/// The text when Readability gave none (`why`): the page's JSON-LD `articleBody`, else its
+/// [`largest_block`], with `out.fallback` saying which and why; `Err(why)` when neither exists.
+fn fall_back(
+    out: &mut Extracted,
+    page: &mut PageMeta,
+    why: String,
+    body: Option<String>,
+    html: &str,
+) -> Result<(), String> {
+    if let Some(body) = body {
+        out.text = body;
+        page.extraction = Some("json-ld".to_owned());
+        out.fallback = Some(format!("{why}; the text is the page's JSON-LD articleBody"));
+    } else if let Some(text) = largest_block(html) {
+        out.text = text;
+        page.extraction = Some("largest-block".to_owned());
+        out.fallback = Some(format!(
+            "{why}; the text is the page's block with the most paragraph text"
+        ));
+    } else {
+        return Err(why);
+    }
+    Ok(())
 }
 
 /// Fewest words a paragraph needs for a second copy of it to be dropped.
@@ -489,6 +502,44 @@ mod tests {
 
     /// A React streaming page: the article arrives in a hidden segment after a loading
     /// fallback, and only the (stripped) `$RC` script would have shown it.
+    /// No page of either set makes Readability fail any more (streamed segments were the last
+    /// cause), so the fallback is tested on its own: the JSON-LD body first, then the block
+    /// with the most paragraph text, each saying so; nothing at all is an error.
+    #[test]
+    fn without_readability_the_text_falls_back_and_says_so() {
+        let para = "The council voted on Tuesday to rebuild the old bridge across the river, \
+            after two years of closures, repairs and public meetings about its future.";
+        let html = format!(
+            "<html><body><nav><a href=/>Home</a> <a href=/news>News</a></nav>\
+             <div><p>{para}</p><p>{para}</p></div><footer>© Site</footer></body></html>"
+        );
+        let why = || "Readability found no article (test)".to_owned();
+        let (mut out, mut page) = (Extracted::default(), PageMeta::default());
+        fall_back(&mut out, &mut page, why(), Some("The body.".into()), &html).unwrap();
+        assert_eq!(out.text, "The body.");
+        assert_eq!(page.extraction.as_deref(), Some("json-ld"));
+        assert!(
+            out.fallback
+                .as_deref()
+                .is_some_and(|f| f.contains("JSON-LD articleBody"))
+        );
+
+        let (mut out, mut page) = (Extracted::default(), PageMeta::default());
+        fall_back(&mut out, &mut page, why(), None, &html).unwrap();
+        assert!(out.text.contains("rebuild the old bridge"), "{}", out.text);
+        assert!(!out.text.contains("Home"), "{}", out.text);
+        assert_eq!(page.extraction.as_deref(), Some("largest-block"));
+        assert!(
+            out.fallback
+                .as_deref()
+                .is_some_and(|f| f.starts_with("Readability found"))
+        );
+
+        let (mut out, mut page) = (Extracted::default(), PageMeta::default());
+        let empty = "<html><body><nav><a href=/>Home</a></nav></body></html>";
+        assert!(fall_back(&mut out, &mut page, why(), None, empty).is_err());
+    }
+
     #[test]
     fn streamed_react_segments_are_read() {
         let para = "The council voted on Tuesday to rebuild the old bridge across the river, \
