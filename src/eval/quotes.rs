@@ -399,15 +399,20 @@ pub fn parse_jsonl(text: &str) -> Result<Vec<Value>, serde_json::Error> {
         .collect()
 }
 
+/// The records by their `id`.
+fn records_by_id(records: &[Value]) -> HashMap<&str, &Value> {
+    records
+        .iter()
+        .filter_map(|r| Some((r["id"].as_str()?, r)))
+        .collect()
+}
+
 /// How the speakers' clusters agree with the gold's `resolved` people, over gold attributions
 /// (direct and reported) the system found: `(right, total)`. A system quote is found for a
 /// gold attribution when it overlaps half of a piece; it is right when every attribution of
 /// that person got one cluster, no other person's, and a named person's cluster is named so.
 pub fn cluster_agreement(gold: &[Value], records: &[Value]) -> (usize, usize) {
-    let by_id: HashMap<&str, &Value> = records
-        .iter()
-        .filter_map(|r| Some((r["id"].as_str()?, r)))
-        .collect();
+    let by_id = records_by_id(records);
     let (mut right, mut total) = (0, 0);
     for g in gold {
         let Some(r) = g["id"].as_str().and_then(|id| by_id.get(id)) else {
@@ -462,10 +467,7 @@ pub fn cluster_agreement(gold: &[Value], records: &[Value]) -> (usize, usize) {
 /// Reported-speech recall: gold `indirect` attributions with a system `reported` quote over half
 /// of their content whose speaker overlaps the gold source: `(right, total)`.
 pub fn reported_recall(gold: &[Value], records: &[Value]) -> (usize, usize) {
-    let by_id: HashMap<&str, &Value> = records
-        .iter()
-        .filter_map(|r| Some((r["id"].as_str()?, r)))
-        .collect();
+    let by_id = records_by_id(records);
     let (mut right, mut total) = (0, 0);
     for g in gold {
         let sys = g["id"]
