@@ -1030,3 +1030,33 @@ async fn a_url_list_with_a_dead_server_still_connects() {
     worker.kill().ok();
     worker.wait().ok();
 }
+
+/// `lede publish` right after the input stream is created: the stream may not answer yet (a new
+/// replicated stream elects its leader first; the cluster test saw every publish fail in its
+/// first 50 ms). Publishes that fail for a reason that passes are sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_before_the_stream_answers_are_sent_again_until_it_does() {
+    let server = NatsServer::start();
+    let js = jetstream::new(connect(&server.url()).await);
+    let payloads: Vec<Vec<u8>> = (0..50)
+        .map(|i| article(&format!("early-{i}"), "The minister resigned on Monday."))
+        .collect();
+    let publishing = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            lede::transport::publish::publish_all(&js, "late.raw", payloads, 16).await
+        })
+    };
+    // No stream holds `late.raw` yet: every first send gets "no responders".
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    js.create_stream(jetstream::stream::Config {
+        name: "LATE".into(),
+        subjects: vec!["late.>".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("create stream");
+    let summary = publishing.await.expect("publish task");
+    assert_eq!((summary.stored, summary.failed), (50, 0), "{summary}");
+    assert_eq!(stream_state(&js, "LATE").await.messages, 50);
+}

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream;
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
@@ -63,7 +64,29 @@ pub fn message_id(payload: &[u8]) -> (String, bool) {
     }
 }
 
-/// Publishes every payload to `subject`, keeping up to `window` acks outstanding.
+/// How many times a payload is sent before it counts as failed. A publish fails for a reason
+/// that passes when the stream was just created and its replicas are still electing a leader
+/// ("no responders"), or when the leader changes under it (no ack in time): each later round
+/// resends what failed, after a pause of [`RETRY_PAUSE`] doubled each round (3.1 s in all).
+pub const PUBLISH_ATTEMPTS: u32 = 6;
+
+/// The pause before the first resend.
+pub const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether a failed publish is worth sending again: not when the message is too large or a
+/// precondition failed, which no resend changes.
+fn passes(kind: jetstream::context::PublishErrorKind) -> bool {
+    use jetstream::context::PublishErrorKind as K;
+    !matches!(
+        kind,
+        K::MaxPayloadExceeded | K::WrongLastMessageId | K::WrongLastSequence
+    )
+}
+
+/// Publishes every payload to `subject`, keeping up to `window` acks outstanding, and resends
+/// those that failed for a reason that passes (up to [`PUBLISH_ATTEMPTS`] sends each). A resent
+/// payload the stream reports as a duplicate was, as a rule, stored by this run's earlier send
+/// whose ack was lost: it counts as stored.
 pub async fn publish_all<I>(
     js: &jetstream::Context,
     subject: &str,
@@ -75,48 +98,115 @@ where
 {
     let started = Instant::now();
     let mut summary = PublishSummary::default();
-    let mut pending = FuturesUnordered::new();
-    for payload in payloads {
+    let mut again = Vec::new();
+    let mut invalid = 0;
+    // The first round streams the payloads; later rounds hold only what failed.
+    let first = payloads.into_iter().map(|payload| {
         let (id, valid) = message_id(&payload);
         if !valid {
-            summary.invalid += 1;
+            invalid += 1;
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(super::HEADER_MSG_ID, id.as_str());
-        match js
-            .publish_with_headers(subject.to_owned(), headers, payload.into())
-            .await
-        {
-            Ok(ack) => pending.push(ack.into_future()),
-            Err(e) => {
-                tracing::warn!(error = %e, "Publish failed");
-                summary.failed += 1;
-            }
+        (id, Bytes::from(payload))
+    });
+    let round = Round {
+        resend: false,
+        last: PUBLISH_ATTEMPTS == 1,
+    };
+    send_round(js, subject, first, window, round, &mut summary, &mut again).await;
+    summary.invalid = invalid;
+    let mut pause = RETRY_PAUSE;
+    for attempt in 2..=PUBLISH_ATTEMPTS {
+        if again.is_empty() {
+            break;
         }
-        while pending.len() >= window.max(1) {
-            if let Some(result) = pending.next().await {
-                count(&mut summary, result);
-            }
-        }
-    }
-    while let Some(result) = pending.next().await {
-        count(&mut summary, result);
+        tracing::warn!(
+            failed = again.len(),
+            attempt,
+            "Publishes failed for a reason that passes; sending them again in {pause:?}"
+        );
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        let round = Round {
+            resend: true,
+            last: attempt == PUBLISH_ATTEMPTS,
+        };
+        let payloads = std::mem::take(&mut again);
+        send_round(
+            js,
+            subject,
+            payloads,
+            window,
+            round,
+            &mut summary,
+            &mut again,
+        )
+        .await;
     }
     summary.elapsed = started.elapsed();
     summary
 }
 
-fn count(
+/// Which round of sends this is.
+#[derive(Debug, Clone, Copy)]
+struct Round {
+    /// The payloads were sent before: a duplicate is one of ours.
+    resend: bool,
+    /// No round follows: a failure is final.
+    last: bool,
+}
+
+/// One pass over `payloads` (id, bytes): failures that pass go to `again` unless this is the
+/// last round.
+async fn send_round(
+    js: &jetstream::Context,
+    subject: &str,
+    payloads: impl IntoIterator<Item = (String, Bytes)>,
+    window: usize,
+    Round { resend, last }: Round,
     summary: &mut PublishSummary,
-    result: Result<jetstream::publish::PublishAck, jetstream::context::PublishError>,
+    again: &mut Vec<(String, Bytes)>,
 ) {
-    match result {
-        Ok(ack) if ack.duplicate => summary.duplicates += 1,
-        Ok(_) => summary.stored += 1,
-        Err(e) => {
-            tracing::warn!(error = %e, "Publish not acknowledged");
-            summary.failed += 1;
+    let mut pending = FuturesUnordered::new();
+    let mut settle = |summary: &mut PublishSummary,
+                      (id, payload, result): (String, Bytes, Result<_, _>)| {
+        match result {
+            Ok(ack) => {
+                let ack: jetstream::publish::PublishAck = ack;
+                if ack.duplicate && !resend {
+                    summary.duplicates += 1;
+                } else {
+                    summary.stored += 1;
+                }
+            }
+            Err(e) => {
+                let e: jetstream::context::PublishError = e;
+                if !last && passes(e.kind()) {
+                    again.push((id, payload));
+                } else {
+                    tracing::warn!(error = %e, "Publish not acknowledged");
+                    summary.failed += 1;
+                }
+            }
         }
+    };
+    for (id, payload) in payloads {
+        let mut headers = HeaderMap::new();
+        headers.insert(super::HEADER_MSG_ID, id.as_str());
+        match js
+            .publish_with_headers(subject.to_owned(), headers, payload.clone())
+            .await
+        {
+            Ok(ack) => pending.push(async move { (id, payload, ack.into_future().await) }),
+            Err(e) => settle(summary, (id, payload, Err(e))),
+        }
+        while pending.len() >= window.max(1) {
+            if let Some(done) = pending.next().await {
+                settle(summary, done);
+            }
+        }
+    }
+    while let Some(done) = pending.next().await {
+        settle(summary, done);
     }
 }
 
