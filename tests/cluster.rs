@@ -272,9 +272,31 @@ async fn wait_progress(js: &jetstream::Context, fraction: f64) {
     }
 }
 
-/// Every stored message of `stream` (an ordered consumer reads it from the start).
+/// Every stored message of `stream`, read from the start by a new consumer. A consumer just
+/// created on a replicated stream, on a cluster that has just lost nodes, may answer its first
+/// pulls with "no responders" (a CI run saw it): then the read starts again with a new consumer,
+/// until `WAIT` has passed.
 async fn read_all(js: &jetstream::Context, name: &str) -> Vec<async_nats::Message> {
     let total = stored(js, name).await as usize;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match read_once(js, name, total, deadline).await {
+            Ok(out) => return out,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "reading {name}: {e}");
+                eprintln!("reading {name} again with a new consumer: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn read_once(
+    js: &jetstream::Context,
+    name: &str,
+    total: usize,
+    deadline: Instant,
+) -> Result<Vec<async_nats::Message>, String> {
     let s = retry("get stream", || js.get_stream(name)).await;
     let reader: consumer::PullConsumer = retry("reader", || {
         s.create_consumer(consumer::pull::Config {
@@ -284,17 +306,18 @@ async fn read_all(js: &jetstream::Context, name: &str) -> Vec<async_nats::Messag
         })
     })
     .await;
-    let mut messages = reader.messages().await.expect("messages");
+    let mut messages = reader.messages().await.map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(total);
     while out.len() < total {
-        let m = tokio::time::timeout(WAIT, messages.next())
+        let left = deadline.saturating_duration_since(Instant::now());
+        let m = tokio::time::timeout(left, messages.next())
             .await
-            .expect("reading timed out")
-            .expect("stream ended")
-            .expect("message error");
+            .map_err(|_| format!("timed out after {} of {total} messages", out.len()))?
+            .ok_or("the message stream ended")?
+            .map_err(|e| format!("message error: {e}"))?;
         out.push(m.message);
     }
-    out
+    Ok(out)
 }
 
 fn header(m: &async_nats::Message, name: &str) -> Option<String> {
