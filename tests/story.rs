@@ -197,6 +197,41 @@ fn short_texts_in_one_outlet_frame_stay_apart() {
         ),
     );
     assert_ne!(a.key, b.key);
+    // What keeps them apart is `clean`, which strips the outlet's footer: the framed texts are
+    // mostly frame, and their own signatures would make them one story.
+    let framed = |body: &str| Signature::of(&frame(body)).expect("words");
+    assert!(
+        story::same_story(
+            &framed("Great service, friendly staff, fair prices."),
+            &framed("The parcel arrived late and the box was damaged."),
+        )
+        .is_some(),
+        "the frame alone makes them look alike"
+    );
+}
+
+#[test]
+fn containment_is_not_asked_of_texts_with_too_few_shingles() {
+    // A short text all inside a long one: contained, but too short for that to say anything.
+    let long = "The council approved the new budget on Tuesday after a long debate about \
+                schools, roads and the cost of heating public buildings this winter.";
+    let short = "The council approved the new budget on Tuesday.";
+    let (l, s) = (
+        Signature::of(long).expect("words"),
+        Signature::of(short).expect("words"),
+    );
+    assert_eq!(s.shingles, 6, "a short text");
+    assert!(
+        l.containment(&s) >= story::CONTAINMENT_THRESHOLD,
+        "{}",
+        l.containment(&s)
+    );
+    assert!(
+        l.jaccard(&s) < story::JACCARD_THRESHOLD,
+        "{}",
+        l.jaccard(&s)
+    );
+    assert_eq!(story::same_story(&l, &s), None);
 }
 
 #[test]
