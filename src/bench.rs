@@ -177,6 +177,7 @@ async fn through_broker(
             let retry = transport::StartupRetry::new(nats.startup_timeout);
             Some(transport::kv::KvIndex::new(
                 transport::kv::bucket(&js, &nats, &retry).await?,
+                js.client(),
             ))
         } else {
             None

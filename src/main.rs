@@ -143,7 +143,7 @@ async fn worker(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     if pipeline.names().contains(&lede::pipeline::story::NAME) {
         let js = async_nats::jetstream::new(client.clone());
         let bucket = transport::kv::bucket(&js, &args.nats, &retry).await?;
-        settings.story = Some(transport::kv::KvIndex::new(bucket));
+        settings.story = Some(transport::kv::KvIndex::new(bucket, client.clone()));
     }
     match args.transport {
         TransportKind::Jetstream => {

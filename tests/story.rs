@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use common::*;
-use lede::pipeline::story::{self, MemoryIndex, Signature};
+use lede::pipeline::story::{self, MemoryIndex, Signature, StoryIndex};
 use lede::pipeline::{self, Pipeline, StageOptions};
 use lede::record::{EnrichedArticle, StoryOut};
 use lede::transport::kv::{self, KvIndex};
@@ -267,7 +267,7 @@ async fn two_replicas_racing_on_two_copies_agree_on_one_key() {
     // Two replicas: two connections, two index handles.
     let replica = |js: jetstream::Context| {
         let args = args.clone();
-        async move { KvIndex::new(open_bucket(&js, &args).await) }
+        async move { KvIndex::new(open_bucket(&js, &args).await, js.client()) }
     };
     let r1 = replica(jetstream::new(connect(&server.url()).await)).await;
     let r2 = replica(jetstream::new(connect(&server.url()).await)).await;
@@ -298,7 +298,10 @@ async fn two_replicas_racing_on_two_copies_agree_on_one_key() {
 async fn a_redelivered_article_gets_its_first_key_even_when_the_index_moved_on() {
     let server = NatsServer::start();
     let js = jetstream::new(connect(&server.url()).await);
-    let index = KvIndex::new(open_bucket(&js, &nats_args(&server.url())).await);
+    let index = KvIndex::new(
+        open_bucket(&js, &nats_args(&server.url())).await,
+        js.client(),
+    );
     let first = story::assign(&index, "x", Some(&sig(SAME_TOPIC)))
         .await
         .unwrap();
@@ -319,7 +322,10 @@ async fn a_kv_restart_loses_nothing_and_gives_no_second_key() {
     let mut server = NatsServer::start();
     let client = connect(&server.url()).await;
     let js = jetstream::new(client.clone());
-    let index = KvIndex::new(open_bucket(&js, &nats_args(&server.url())).await);
+    let index = KvIndex::new(
+        open_bucket(&js, &nats_args(&server.url())).await,
+        js.client(),
+    );
     let first = story::assign(&index, "orig", Some(&sig(ORIGINAL)))
         .await
         .unwrap();
@@ -566,4 +572,41 @@ fn signatures_are_the_same_on_every_thread() {
     for h in handles {
         assert_eq!(h.join().unwrap(), *a);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_batched_direct_get_answers_every_key_in_the_order_asked() {
+    let server = NatsServer::start();
+    let js = jetstream::new(connect(&server.url()).await);
+    let store = open_bucket(&js, &nats_args(&server.url())).await;
+    for (k, v) in [("b.one", "1"), ("b.two", "2"), ("b.gone", "3")] {
+        store.put(k, v.into()).await.expect("put");
+    }
+    store.put("b.two", "2 again".into()).await.expect("put");
+    store.delete("b.gone").await.expect("delete");
+    let index = KvIndex::new(store, js.client());
+    let keys: Vec<String> = ["b.two", "b.missing", "b.one", "b.gone", "b.two"]
+        .map(str::to_owned)
+        .to_vec();
+    let got = index
+        .get_batch(&keys)
+        .await
+        .expect("batched get")
+        .expect("nats-server 2.11+ batches direct gets");
+    let got: Vec<Option<&[u8]>> = got.iter().map(|v| v.as_deref()).collect();
+    let want: Vec<Option<&[u8]>> = vec![Some(b"2 again"), None, Some(b"1"), None, Some(b"2 again")];
+    assert_eq!(got, want);
+    // The index's own `get` gives the same, and nothing for no key at all.
+    let via_trait = StoryIndex::get(&index, &keys).await.expect("get");
+    assert_eq!(
+        via_trait.iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
+        want
+    );
+    assert!(StoryIndex::get(&index, &[]).await.expect("get").is_empty());
+    let none = index
+        .get_batch(&["b.missing".to_owned()])
+        .await
+        .expect("batched get")
+        .expect("batched");
+    assert_eq!(none, vec![None]);
 }

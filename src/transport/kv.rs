@@ -1,14 +1,22 @@
 //! The story index on JetStream key-value: the worker's [`StoryIndex`], shared by every
 //! replica, with entries that expire after the story window (the bucket's max age).
 //!
-//! Every batch is sent at once (`join_all` over one connection: pipelined requests, not one
-//! round trip after another), and every request is bounded by [`KV_TIMEOUT`]; a failure is
+//! A batch of look-ups is one request: the server's batched direct get (`multi_last`, ADR-31,
+//! nats-server 2.11+) answers the last value of every key in one stream of replies, where one
+//! `get` a key made 32 requests an article for its bands alone. async-nats 0.51 has no call
+//! for it (synadia's `jetstream-extra` has, but is built on async-nats 0.48), so [`KvIndex`]
+//! sends the request itself, on the bucket's own stream and subjects. A server without it
+//! (no `Nats-Num-Pending` on the replies) gets one `get` a key instead. Creates are one request
+//! each, all sent at once (`join_all` over one connection: pipelined, not one round trip after
+//! another). Every request is bounded by [`KV_TIMEOUT`]; a failure is
 //! [`IndexError::Unavailable`], which the worker treats like a failed publish (nak, retry).
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
+use futures::StreamExt;
 use futures::future::join_all;
 
 use super::{Failure, StartupRetry, TransportError};
@@ -18,16 +26,86 @@ use crate::pipeline::story::{IndexError, StoryIndex};
 /// How long one key-value request may take before the index counts as unavailable.
 pub const KV_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Most keys one batched direct get asks for (the server refuses more than 1,024 subjects).
+pub const MULTI_LAST_KEYS: usize = 1000;
+
 /// The story index in a JetStream KV bucket.
 #[derive(Debug, Clone)]
 pub struct KvIndex {
     store: kv::Store,
+    client: async_nats::Client,
 }
 
 impl KvIndex {
-    /// An index over an open bucket.
-    pub fn new(store: kv::Store) -> Self {
-        Self { store }
+    /// An index over an open bucket, read through `client` (the connection the bucket was
+    /// opened on).
+    pub fn new(store: kv::Store, client: async_nats::Client) -> Self {
+        Self { store, client }
+    }
+
+    /// The last values of `keys` in one batched direct get, in the order asked (`None` where
+    /// absent, deleted or purged); `Ok(None)` when the server does not batch (then
+    /// [`StoryIndex::get`] asks key by key). At most [`MULTI_LAST_KEYS`] keys.
+    ///
+    /// # Errors
+    /// [`IndexError::Unavailable`] when the request fails or the server answers an error status.
+    pub async fn get_batch(
+        &self,
+        keys: &[String],
+    ) -> Result<Option<Vec<Option<Bytes>>>, IndexError> {
+        let subjects: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}{k}", self.store.prefix))
+            .collect();
+        let request = serde_json::json!({ "multi_last": subjects, "batch": subjects.len() });
+        let inbox = self.client.new_inbox();
+        let mut replies = self
+            .client
+            .subscribe(inbox.clone())
+            .await
+            .map_err(|e| unavailable("get", e))?;
+        self.client
+            .publish_with_reply(
+                format!("$JS.API.DIRECT.GET.{}", self.store.stream_name),
+                inbox,
+                request.to_string().into(),
+            )
+            .await
+            .map_err(|e| unavailable("get", e))?;
+        let mut found: HashMap<String, Option<Bytes>> = HashMap::with_capacity(keys.len());
+        loop {
+            let Some(reply) = replies.next().await else {
+                return Err(unavailable("get", "the reply subscription ended"));
+            };
+            if let Some(status) = reply.status {
+                match status.as_u16() {
+                    // End of batch (EOB); or not one of the keys is there.
+                    204 | 404 => break,
+                    code => {
+                        let what = reply.description.unwrap_or_default();
+                        return Err(unavailable("get", format!("status {code} {what}")));
+                    }
+                }
+            }
+            let headers = reply.headers.as_ref();
+            let header = |name: &str| headers.and_then(|h| h.get(name)).map(|v| v.as_str());
+            if header("Nats-Num-Pending").is_none() {
+                return Ok(None);
+            }
+            let Some(subject) = header("Nats-Subject") else {
+                return Err(unavailable("get", "a reply without Nats-Subject"));
+            };
+            let subject = subject.to_owned();
+            // A deleted or purged key reads as absent, as `kv::Store::get` has it.
+            let deleted = matches!(header("KV-Operation"), Some("DEL" | "PURGE"));
+            found.insert(subject, (!deleted).then_some(reply.payload));
+        }
+        Ok(Some(
+            subjects
+                .iter()
+                .map(|s| found.get(s).cloned().flatten())
+                .collect(),
+        ))
     }
 }
 
@@ -112,15 +190,17 @@ async fn bounded<T, F: std::future::Future<Output = Result<T, IndexError>>>(
 
 impl StoryIndex for KvIndex {
     async fn get(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, IndexError> {
-        let gets = keys.iter().map(|k| {
-            bounded("get", async move {
-                self.store
-                    .get(k.as_str())
-                    .await
-                    .map_err(|e| unavailable("get", e))
-            })
-        });
-        join_all(gets).await.into_iter().collect()
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MULTI_LAST_KEYS) {
+            match bounded("get", self.get_batch(chunk)).await? {
+                Some(values) => out.extend(values),
+                None => out.extend(self.get_each(chunk).await?),
+            }
+        }
+        Ok(out)
     }
 
     async fn create(&self, entries: &[(String, Bytes)]) -> Result<Vec<bool>, IndexError> {
@@ -145,6 +225,21 @@ impl StoryIndex for KvIndex {
                 .map_err(|e| unavailable("put", e))
         })
         .await
+    }
+}
+
+impl KvIndex {
+    /// One `get` a key, all sent at once: for a server without batched direct gets.
+    async fn get_each(&self, keys: &[String]) -> Result<Vec<Option<Bytes>>, IndexError> {
+        let gets = keys.iter().map(|k| {
+            bounded("get", async move {
+                self.store
+                    .get(k.as_str())
+                    .await
+                    .map_err(|e| unavailable("get", e))
+            })
+        });
+        join_all(gets).await.into_iter().collect()
     }
 }
 

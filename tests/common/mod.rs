@@ -266,7 +266,7 @@ impl Worker {
             let bucket = transport::kv::bucket(&js, &args, &retry)
                 .await
                 .expect("story bucket");
-            Some(transport::kv::KvIndex::new(bucket))
+            Some(transport::kv::KvIndex::new(bucket, js.client()))
         } else {
             None
         };
