@@ -3,7 +3,9 @@
 //!
 //! `cargo run --release --example ner_speed -- [RUNS] [FILE.jsonl ...]` (default: 7 runs over
 //! the news_dev parity texts) prints one line per run, then the medians of wall-clock and
-//! thread-CPU throughput as `median_wall_tokens_per_s=` and `median_cpu_tokens_per_s=` lines.
+//! thread-CPU throughput as `median_wall_tokens_per_s=` and `median_cpu_tokens_per_s=` lines,
+//! the vector ISA the kernels dispatch to (`isa=`) and the multiply-adds the network did per
+//! token (`multiply_adds_per_token=`, counted by the kernels themselves).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -17,6 +19,23 @@ use lede::pipeline::segment::tokenizer::Tokenizer;
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
+}
+
+/// The widest x86 vector ISA detected at run time (what `faer` and `pulp` dispatch on).
+fn isa() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "AVX-512F";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return "AVX2+FMA";
+        }
+        "SSE2"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    "scalar/NEON"
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -44,11 +63,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n_tokens: usize = docs.iter().map(|(_, t)| t.len()).sum();
     let mut scratch = Scratch::default();
     let mut out = Vec::new();
-    let mut pass = || {
+    let mut pass = |scratch: &mut Scratch| {
         let (wall, cpu) = (Instant::now(), ThreadTime::now());
         let mut ents = 0;
         for (text, tokens) in &docs {
-            model.recognize_with(text, tokens, &mut scratch, &mut out);
+            model.recognize_with(text, tokens, scratch, &mut out);
             ents += out.len();
         }
         (
@@ -57,10 +76,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ents,
         )
     };
-    pass(); // warm-up: grows the scratch buffers, faults the weights in
+    pass(&mut scratch); // warm-up: grows the scratch buffers, faults the weights in
+    let per_token = scratch.multiply_adds() as f64 / n_tokens as f64;
     let (mut walls, mut cpus) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     for run in 0..runs {
-        let (wall, cpu, ents) = pass();
+        let (wall, cpu, ents) = pass(&mut scratch);
         println!(
             "run {run}: {n_tokens} tokens, {ents} entities, wall {wall:.3} s ({:.0} tokens/s), cpu {cpu:.3} s ({:.0} tokens/s)",
             n_tokens as f64 / wall,
@@ -70,6 +90,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cpus.push(n_tokens as f64 / cpu);
     }
     println!("docs={} tokens={n_tokens}", docs.len());
+    println!("isa={}", isa());
+    println!("multiply_adds_per_token={per_token:.0}");
     println!("median_wall_tokens_per_s={:.0}", median(walls));
     println!("median_cpu_tokens_per_s={:.0}", median(cpus));
     Ok(())

@@ -8,11 +8,29 @@
 //! thread count. The elementwise loops (embedding sums, maxout, layer norm, decoder dot
 //! products) run under `pulp`'s run-time dispatch so they are vectorised for AVX2/AVX-512 too.
 //! The mixer's 384×288 product is folded into the embedding tables at load time (see
-//! [`super::weights::Embed`]). All working memory lives in a reused [`Scratch`]: after the
-//! first documents have grown it, a document allocates only its result.
+//! [`super::weights::Embed`]). All working memory lives in a reused [`Scratch`] of bounded
+//! size: the document is encoded in chunks of [`CHUNK`] tokens (see [`recognize`]).
 //!
-//! Summation order differs from thinc's BLAS calls (as any BLAS does); on every DEV parity
-//! document the entities are identical to spaCy's.
+//! Multiply-adds per token, on news_dev (940 tokens per article, 0.42 distinct tokens per
+//! token; `Scratch::multiply_adds` counts lede's, `examples/ner_speed.rs` prints them):
+//!
+//! | layer | spaCy (thinc) | lede |
+//! |---|---:|---:|
+//! | mixer 384→288 | 110,592 | 0: folded into the tables at load time |
+//! | window block 1, 288→288 | 82,944 | 82,944 per *distinct* token (see [`TokenCache`]) ≈ 34,700 |
+//! | window blocks 2–4, 288→288 | 248,832 | 248,832 |
+//! | projection 96→64 | 6,144 | 6,144 |
+//! | lower layer, 3 slots × 64→128 | 24,576 | 8,192, plus 8,192 per token that starts or continues an entity |
+//! | upper layer, classes × 64 | every class | valid classes only |
+//! | **counted** | | **304,137** (353,096 with block 1 on every row, as before) |
+//!
+//! (The pad rows and chunk halos add 8 rows per article or chunk to the window blocks.)
+//!
+//! Summation order differs from thinc's BLAS calls (as any BLAS does): the first block sums
+//! three 96-term products instead of one 288-term product. On every parity document, and on
+//! the long documents of `tests/fixtures/long_entities.json.gz`, the entities are identical to
+//! spaCy's. A row's bits never depend on how many rows are multiplied with it (see
+//! [`matmul_rows`]), so neither the chunk size nor the document's other tokens change them.
 
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -36,6 +54,13 @@ const CACHE_CAP: usize = 8192;
 /// Cache entries whose memory is kept between documents; an outsized document's excess is
 /// released when it ends.
 const CACHE_KEEP: usize = 4096;
+/// Floats per distinct token of the first window block's products in the [`TokenCache`]
+/// (previous, current, next token).
+const TOKEN_PRODUCTS: usize = 3 * PIECES * WIDTH;
+/// Distinct tokens the token cache keeps across chunks (3.75 KB each).
+const TOKEN_CAP: usize = 2048;
+/// Token cache entries whose memory is kept between documents.
+const TOKEN_KEEP: usize = 1024;
 
 /// An entity as a token range `[start, end)` with its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +89,12 @@ pub struct Scratch {
     cache: EmbedCache,
     /// Per token, the cache entry of each column.
     entries: Vec<[u32; 4]>,
+    /// Per-document cache of distinct tokens (see [`TokenCache`]).
+    tokens: TokenCache,
+    /// Per row of the chunk, its token's entry in `tokens`.
+    rows: Vec<u32>,
+    /// Features of the chunk's tokens not yet in `tokens`.
+    fresh: Vec<[u64; 4]>,
     /// Window matrices ((chunk+8) × 288).
     wide: Vec<f32>,
     /// Maxout pre-activations ((chunk+8) × 288).
@@ -75,6 +106,8 @@ pub struct Scratch {
     /// Lower layer of the buffer-head feature (chunk × 128).
     lower: Vec<f32>,
     text: String,
+    /// Multiply-adds done so far (every product and dot product of the network).
+    multiply_adds: u64,
 }
 
 impl Default for Scratch {
@@ -94,13 +127,24 @@ impl Scratch {
             is_space: Vec::new(),
             cache: EmbedCache::default(),
             entries: Vec::new(),
+            tokens: TokenCache::default(),
+            rows: Vec::new(),
+            fresh: Vec::new(),
             wide: Vec::new(),
             pieces: Vec::new(),
             x: Vec::new(),
             h: Vec::new(),
             lower: Vec::new(),
             text: String::new(),
+            multiply_adds: 0,
         }
+    }
+
+    /// Multiply-adds the network has done with this memory so far: the window blocks, the
+    /// first block's per-distinct-token products, the output projection, the lower layer
+    /// and the decoder's scores (the additions of cached vectors are not counted).
+    pub fn multiply_adds(&self) -> u64 {
+        self.multiply_adds
     }
 
     /// Bytes of working memory currently held (capacities of its buffers).
@@ -111,6 +155,10 @@ impl Scratch {
             + self.cache.slots.capacity() * size_of::<(u64, u32)>()
             + self.cache.vectors.capacity() * size_of::<f32>()
             + self.entries.capacity() * size_of::<[u32; 4]>()
+            + self.tokens.slots.capacity() * size_of::<([u64; 4], u32)>()
+            + (self.tokens.mixed.capacity() + self.tokens.products.capacity()) * size_of::<f32>()
+            + self.rows.capacity() * size_of::<u32>()
+            + self.fresh.capacity() * size_of::<[u64; 4]>()
             + (self.wide.capacity()
                 + self.pieces.capacity()
                 + self.x.capacity()
@@ -207,6 +255,180 @@ impl EmbedCache {
     }
 }
 
+/// The distinct tokens (feature 4-tuples) of one document, each with its mixer output and
+/// that output's products with the three column blocks of the first window block's weights.
+///
+/// The first block's pre-activation of row `r` is `W·[x(r-1); x(r); x(r+1)]`, and `x` of a
+/// token depends only on its features, so it equals `W_prev·x(r-1) + W_cur·x(r) +
+/// W_next·x(r+1)` with each product computed once per distinct token: a news article has
+/// about 0.4 distinct tokens per token, so this does 0.4 of that block's 82,944
+/// multiply-adds per token, plus 576 additions.
+#[derive(Debug, Default)]
+struct TokenCache {
+    /// Open addressing: `(features, entry + 1)`; entry 0 marks an empty slot.
+    slots: Vec<([u64; 4], u32)>,
+    /// `WIDTH` floats per entry: its mixer output.
+    mixed: Vec<f32>,
+    /// `TOKEN_PRODUCTS` floats per entry: the mixer output times the first block's three
+    /// column blocks.
+    products: Vec<f32>,
+    len: u32,
+    /// Most entries before the next [`TokenCache::reset`].
+    limit: usize,
+}
+
+impl TokenCache {
+    /// Empties the cache, with room for up to `capacity` distinct tokens.
+    fn reset(&mut self, capacity: usize) {
+        let slots = (2 * capacity).next_power_of_two().max(16);
+        self.slots.clear();
+        self.slots.resize(slots, ([0; 4], 0));
+        self.len = 0;
+        self.limit = capacity;
+    }
+
+    /// Releases the memory of an outsized document: keeps room for [`TOKEN_KEEP`] entries.
+    fn release(&mut self) {
+        let keep_slots = (2 * TOKEN_KEEP).next_power_of_two();
+        if self.slots.len() > keep_slots {
+            self.slots.truncate(keep_slots);
+            self.slots.shrink_to_fit();
+        }
+        for (buf, per) in [
+            (&mut self.mixed, WIDTH),
+            (&mut self.products, TOKEN_PRODUCTS),
+        ] {
+            if buf.len() > TOKEN_KEEP * per {
+                buf.truncate(TOKEN_KEEP * per);
+                buf.shrink_to_fit();
+            }
+        }
+    }
+
+    /// The entry of a token with features `key`, and whether it is new (its row then still
+    /// has to be filled).
+    #[inline(always)]
+    fn entry(&mut self, key: &[u64; 4]) -> (u32, bool) {
+        let mask = self.slots.len() - 1;
+        let mixed =
+            key[0] ^ key[1].rotate_left(17) ^ key[2].rotate_left(31) ^ key[3].rotate_left(47);
+        let mut i = (mixed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & mask;
+        loop {
+            let (k, e) = &self.slots[i];
+            if *e == 0 {
+                break;
+            }
+            if k == key {
+                return (e - 1, false);
+            }
+            i = (i + 1) & mask;
+        }
+        let entry = self.len;
+        self.len += 1;
+        self.slots[i] = (*key, entry + 1);
+        let most = self.limit.max(entry as usize + 1);
+        for (buf, per) in [
+            (&mut self.mixed, WIDTH),
+            (&mut self.products, TOKEN_PRODUCTS),
+        ] {
+            let end = (entry as usize + 1) * per;
+            if buf.len() < end {
+                buf.resize(end.max(2 * buf.len()).min(most * per), 0.0);
+            }
+        }
+        (entry, true)
+    }
+
+    /// The mixer output of `entry`.
+    #[inline(always)]
+    fn mixed(&self, entry: u32) -> &[f32] {
+        let at = entry as usize * WIDTH;
+        &self.mixed[at..at + WIDTH]
+    }
+
+    /// The product of `entry`'s mixer output with the first block's column block `block`.
+    #[inline(always)]
+    fn product(&self, entry: u32, block: usize) -> &[f32] {
+        let at = entry as usize * TOKEN_PRODUCTS + block * PIECES * WIDTH;
+        &self.products[at..at + PIECES * WIDTH]
+    }
+
+    /// Fills the rows of the `count` entries from `first`: mixer outputs `x` (`count × WIDTH`)
+    /// and their products with the split first-block weights.
+    fn fill(&mut self, first: u32, count: usize, x: &[f32], split: &Matrix) {
+        let first = first as usize;
+        self.mixed[first * WIDTH..(first + count) * WIDTH].copy_from_slice(&x[..count * WIDTH]);
+        matmul_rows(
+            x,
+            count,
+            &split.data,
+            split.rows,
+            split.cols,
+            &mut self.products[first * TOKEN_PRODUCTS..(first + count) * TOKEN_PRODUCTS],
+        );
+    }
+}
+
+/// The first window block's pre-activations of every row from the token cache:
+/// `prev(r-1) + cur(r) + next(r+1)`, a missing neighbour (outside the rows, or a pad row,
+/// whose vector is zero) adding nothing (dispatched like [`Activate`]).
+struct FirstBlock<'a> {
+    cache: &'a TokenCache,
+    /// Rows before the first real token's.
+    before: usize,
+    /// Per real row, its token's entry.
+    entries: &'a [u32],
+    rows: usize,
+    pieces: &'a mut [f32],
+}
+
+impl pulp::WithSimd for FirstBlock<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let Self {
+            cache,
+            before,
+            entries,
+            rows,
+            pieces,
+        } = self;
+        for (t, dst) in pieces
+            .chunks_exact_mut(PIECES * WIDTH)
+            .take(rows)
+            .enumerate()
+        {
+            let prev = first_block_part(cache, entries, before, t.checked_sub(1), 0);
+            let cur = first_block_part(cache, entries, before, Some(t), 1);
+            let next = first_block_part(cache, entries, before, (t + 1 < rows).then_some(t + 1), 2);
+            for i in 0..PIECES * WIDTH {
+                dst[i] = prev[i] + cur[i] + next[i];
+            }
+        }
+    }
+}
+
+/// Row `t`'s product with the first block's column block `block` (0 previous, 1 current,
+/// 2 next), or zeros for a row outside the rows or a pad row.
+#[inline(always)]
+fn first_block_part<'c>(
+    cache: &'c TokenCache,
+    entries: &[u32],
+    before: usize,
+    t: Option<usize>,
+    block: usize,
+) -> &'c [f32] {
+    const ZERO: [f32; PIECES * WIDTH] = [0.0; PIECES * WIDTH];
+    match t
+        .and_then(|t| t.checked_sub(before))
+        .and_then(|i| entries.get(i))
+    {
+        Some(&e) => cache.product(e, block),
+        None => &ZERO,
+    }
+}
+
 fn grow(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if buf.len() < len {
         buf.resize(len, 0.0);
@@ -219,8 +441,31 @@ fn matmul_t(a: &[f32], m: usize, w: &Matrix, out: &mut [f32]) {
     matmul_rows(a, m, &w.data, w.rows, w.cols, out);
 }
 
+/// The widest input row and the widest output row of the network's products.
+const MAX_K: usize = 3 * WIDTH;
+const MAX_N: usize = 3 * PIECES * WIDTH;
+
 /// `out (m × n) = a (m × k) · wᵀ` for a row-major `w` of `n × k`.
+///
+/// A row's result is the same bits whatever `m` is: `faer` takes a matrix-vector path for a
+/// single row, which sums in another order, so one row is multiplied as two equal rows. (The
+/// token cache multiplies however many tokens are new in a chunk, often one.)
 fn matmul_rows(a: &[f32], m: usize, w: &[f32], n: usize, k: usize, out: &mut [f32]) {
+    if m == 1 {
+        debug_assert!(k <= MAX_K && n <= MAX_N);
+        let mut a2 = [0f32; 2 * MAX_K];
+        a2[..k].copy_from_slice(&a[..k]);
+        a2[k..2 * k].copy_from_slice(&a[..k]);
+        let mut out2 = [0f32; 2 * MAX_N];
+        matmul_full(&a2, 2, w, n, k, &mut out2);
+        out[..n].copy_from_slice(&out2[..n]);
+        return;
+    }
+    matmul_full(a, m, w, n, k, out);
+}
+
+/// [`matmul_rows`] as `faer` computes it.
+fn matmul_full(a: &[f32], m: usize, w: &[f32], n: usize, k: usize, out: &mut [f32]) {
     let a = MatRef::from_row_major_slice(&a[..m * k], m, k);
     let w = MatRef::from_row_major_slice(&w[..n * k], n, k);
     let c = MatMut::from_row_major_slice_mut(&mut out[..m * n], m, n);
@@ -348,6 +593,8 @@ struct DecodeState {
     open: Option<(usize, Label)>,
     start: [f32; SLOT],
     prev: [f32; SLOT],
+    /// Multiply-adds of the lazily computed slots and of the class scores.
+    multiply_adds: u64,
 }
 
 /// The decoder over one chunk (dispatched like [`Activate`] for its dot products).
@@ -416,16 +663,22 @@ pub(super) fn recognize<'t>(
     let per_chunk = chunk.saturating_add(2 * HALO).saturating_mul(4);
     let limit = (4 * (n + 2 * HALO)).min(CACHE_CAP.saturating_add(per_chunk));
     scratch.cache.reset(limit);
+    let token_limit = (n + 2 * HALO).min(TOKEN_CAP.saturating_add(chunk.saturating_add(2 * HALO)));
+    scratch.tokens.reset(token_limit);
     let mut state = DecodeState {
         open: None,
         start: [0.0; SLOT],
         prev: [0.0; SLOT],
+        multiply_adds: 0,
     };
     let mut first = 0;
     while first < n {
         let end = first.saturating_add(chunk).min(n);
         if scratch.cache.len as usize > CACHE_CAP {
             scratch.cache.reset(limit);
+        }
+        if scratch.tokens.len as usize > TOKEN_CAP {
+            scratch.tokens.reset(token_limit);
         }
         tok2vec(weights, lexicon, &token, n, first, end, scratch);
         let m = end - first;
@@ -444,9 +697,12 @@ pub(super) fn recognize<'t>(
             state: &mut state,
             out: &mut *out,
         });
+        scratch.multiply_adds += (m * HIDDEN * SLOT) as u64;
         first = end;
     }
+    scratch.multiply_adds += state.multiply_adds;
     scratch.cache.release();
+    scratch.tokens.release();
 }
 
 /// tok2vec's output for tokens `first..end` of an `n`-token document into `scratch.h`, and
@@ -480,32 +736,69 @@ fn tok2vec<'t>(
     scratch
         .is_space
         .extend((first..end).map(|t| py_str_isspace(token(t).0)));
-    // HashEmbed through the mixer's maxout weights: four cached vectors per token.
-    scratch.entries.clear();
-    let pieces = grow(&mut scratch.pieces, rows * WIDTH * PIECES);
-    pulp::Arch::new().dispatch(Embed {
-        weights,
-        feats: &scratch.feats,
-        cache: &mut scratch.cache,
-        entries: &mut scratch.entries,
-        pieces,
-    });
-    // Mixer activation into the padded matrix.
+    // Each distinct token is embedded, mixed and multiplied by the first block once.
+    scratch.rows.clear();
+    scratch.fresh.clear();
+    let fresh_from = scratch.tokens.len;
+    for f in &scratch.feats {
+        let (entry, new) = scratch.tokens.entry(f);
+        scratch.rows.push(entry);
+        if new {
+            scratch.fresh.push(*f);
+        }
+    }
+    let fresh = scratch.fresh.len();
+    if fresh > 0 {
+        // HashEmbed through the mixer's maxout weights: four cached vectors per token.
+        scratch.entries.clear();
+        let pieces = grow(&mut scratch.pieces, fresh * WIDTH * PIECES);
+        pulp::Arch::new().dispatch(Embed {
+            weights,
+            feats: &scratch.fresh,
+            cache: &mut scratch.cache,
+            entries: &mut scratch.entries,
+            pieces,
+        });
+        let mixed = grow(&mut scratch.x, fresh * WIDTH);
+        activate(
+            &scratch.pieces[..fresh * WIDTH * PIECES],
+            &weights.mixer,
+            mixed,
+            false,
+        );
+        scratch.tokens.fill(
+            fresh_from,
+            fresh,
+            &scratch.x[..fresh * WIDTH],
+            &weights.first_split,
+        );
+        scratch.multiply_adds += (fresh * WIDTH * 3 * PIECES * WIDTH) as u64;
+    }
+    // The padded matrix of mixer outputs, and the first block's pre-activations.
     let m = t1 - t0;
     let x = grow(&mut scratch.x, rows * WIDTH);
     x[..before * WIDTH].fill(0.0);
     x[(before + m) * WIDTH..].fill(0.0);
-    activate(
-        &pieces[..m * WIDTH * PIECES],
-        &weights.mixer,
-        &mut x[before * WIDTH..(before + m) * WIDTH],
-        false,
-    );
+    for (dst, &e) in x[before * WIDTH..(before + m) * WIDTH]
+        .chunks_exact_mut(WIDTH)
+        .zip(&scratch.rows)
+    {
+        dst.copy_from_slice(scratch.tokens.mixed(e));
+    }
+    let pieces = grow(&mut scratch.pieces, rows * WIDTH * PIECES);
+    pulp::Arch::new().dispatch(FirstBlock {
+        cache: &scratch.tokens,
+        before,
+        entries: &scratch.rows,
+        rows,
+        pieces,
+    });
+    activate(pieces, &weights.blocks[0].act, x, true);
     let wide = grow(&mut scratch.wide, rows * 3 * WIDTH);
     // Residual blocks over the rows (pad rows included, as in thinc). Rows next to a halo
     // edge that is not the matrix edge come out wrong, one more each block; after four
     // blocks the wrong rows are exactly the halo.
-    for block in &weights.blocks {
+    for block in &weights.blocks[1..] {
         for t in 0..rows {
             let row = &mut wide[t * 3 * WIDTH..(t + 1) * 3 * WIDTH];
             let (prev, rest) = row.split_at_mut(WIDTH);
@@ -524,12 +817,14 @@ fn tok2vec<'t>(
         }
         matmul_t(wide, rows, &block.w, pieces);
         activate(pieces, &block.act, x, true);
+        scratch.multiply_adds += (rows * block.w.rows * block.w.cols) as u64;
     }
     // Output projection of the chunk's own rows.
     let own = first + PAD - lo;
     let m = end - first;
     let h = grow(&mut scratch.h, m * HIDDEN);
     matmul_t(&x[own * WIDTH..(own + m) * WIDTH], m, &weights.out_w, h);
+    scratch.multiply_adds += (m * HIDDEN * WIDTH) as u64;
     for row in h.chunks_exact_mut(HIDDEN) {
         for (v, b) in row.iter_mut().zip(&weights.out_b) {
             *v += b;
@@ -603,6 +898,7 @@ fn decode(d: Decode<'_>) {
             }
             let w = &weights.upper_w[class * HIDDEN..(class + 1) * HIDDEN];
             let score = dot(w, &hidden) + weights.upper_b[class];
+            state.multiply_adds += HIDDEN as u64;
             if best.is_none_or(|(_, s)| score > s) {
                 best = Some((class, score));
             }
@@ -612,6 +908,7 @@ fn decode(d: Decode<'_>) {
             Move::Begin(l) => {
                 state.open = Some((i, l));
                 slot_vector(weights, 1, h_i, &mut state.start);
+                state.multiply_adds += (HIDDEN * SLOT) as u64;
             }
             Move::Last(l) => {
                 if let Some((s, _)) = state.open.take() {
@@ -632,6 +929,7 @@ fn decode(d: Decode<'_>) {
         // The next token sees this one as the previous token while an entity is open.
         if state.open.is_some() {
             slot_vector(weights, 2, h_i, &mut state.prev);
+            state.multiply_adds += (HIDDEN * SLOT) as u64;
         }
     }
 }
@@ -645,4 +943,54 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     lanes.iter().sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator of values in [-1, 1) (xorshift64*).
+    fn values(n: usize, mut state: u64) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                state ^= state >> 12;
+                state ^= state << 25;
+                state ^= state >> 27;
+                let bits = state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+                bits as f32 / (1u64 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The token cache multiplies however many tokens are new in a chunk (one or hundreds),
+    /// and the window blocks however many rows a chunk has; an entity must not depend on
+    /// that, so a row's product must be the same bits whatever the number of rows beside it.
+    #[test]
+    fn a_rows_product_does_not_depend_on_the_rows_beside_it() {
+        let most = CHUNK + 2 * HALO;
+        for (n, k) in [
+            (3 * PIECES * WIDTH, WIDTH),
+            (PIECES * WIDTH, 3 * WIDTH),
+            (HIDDEN, WIDTH),
+            (SLOT, HIDDEN),
+        ] {
+            let w = values(n * k, 0x9e37_79b9_7f4a_7c15 ^ n as u64);
+            let a = values(most * k, 0x0123_4567_89ab_cdef ^ k as u64);
+            let mut alone = vec![0f32; n];
+            let mut batch = vec![0f32; most * n];
+            for m in [1, 2, 3, 7, 16, 24, 25, 48, 70, 333, most] {
+                matmul_rows(&a, m, &w, n, k, &mut batch);
+                for r in (0..m).step_by(m.div_ceil(40)) {
+                    matmul_rows(&a[r * k..(r + 1) * k], 1, &w, n, k, &mut alone);
+                    assert!(
+                        alone
+                            .iter()
+                            .zip(&batch[r * n..(r + 1) * n])
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{n}×{k}: row {r} of {m} differs from the row alone"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -137,6 +137,10 @@ pub(super) struct Weights {
     /// The mixer's maxout bias and layer norm (its weights are folded into `embed`).
     pub(super) mixer: Activation,
     pub(super) blocks: [MaxoutNorm; 4],
+    /// The first window block's weights split by input token: `(3·PIECES·WIDTH) × WIDTH`,
+    /// row `b·288 + j` holding output row `j`'s columns of window position `b` (previous,
+    /// current, next token), so one product per distinct token gives all three terms.
+    pub(super) first_split: Matrix,
     /// `HIDDEN × WIDTH`.
     pub(super) out_w: Matrix,
     pub(super) out_b: Vec<f32>,
@@ -377,10 +381,12 @@ impl Weights {
             r.maxout_norm(&root, 63, 64, 3 * WIDTH)?,
         ];
         let n_classes = moves.len();
+        let first_split = split_window(&blocks[0].w);
         let weights = Self {
             embed,
             mixer: mixer.act,
             blocks,
+            first_split,
             out_w: r.matrix(&root, 6, "W", &[HIDDEN, WIDTH])?,
             out_b: r.param(&root, 6, "b", &[HIDDEN])?,
             lower_w: r.matrix(&root, 2, "W", &[N_FEATS, HIDDEN, LOWER_PIECES, HIDDEN])?,
@@ -402,6 +408,22 @@ fn project(table: &[f32], rows: usize, w: &Matrix, col: usize) -> Vec<f32> {
     let c = MatMut::from_row_major_slice_mut(&mut out, rows, w.nrows());
     faer::linalg::matmul::matmul(c, Accum::Replace, e, w.transpose(), 1.0, Par::Seq);
     out
+}
+
+/// A window block's `(PIECES·WIDTH) × (3·WIDTH)` weights as `(3·PIECES·WIDTH) × WIDTH`: the
+/// block of window position `b` (previous, current, next token) at rows `b·PIECES·WIDTH..`.
+fn split_window(w: &Matrix) -> Matrix {
+    let mut data = Vec::with_capacity(w.data.len());
+    for b in 0..3 {
+        for row in w.data.chunks_exact(w.cols) {
+            data.extend_from_slice(&row[b * WIDTH..(b + 1) * WIDTH]);
+        }
+    }
+    Matrix {
+        data,
+        rows: 3 * w.rows,
+        cols: WIDTH,
+    }
 }
 
 /// Reads `ner/moves` and orders the classes as `TransitionSystem.initialize_actions` does.
