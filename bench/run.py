@@ -650,17 +650,37 @@ def agreement(name: str, reference: dict, candidate: dict):
 # ---------------------------------------------------------------------------------------------
 
 
-def machine():
-    model = "unknown CPU"
+def cpu_info():
+    """The CPU's model name, family/model and the widest vector ISA lede's kernels dispatch to
+    (they pick AVX-512F, else AVX2+FMA, at run time), from /proc/cpuinfo."""
+    fields = {}
     try:
         for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("model name", "cpu family", "model", "flags") and key not in fields:
+                fields[key] = value.strip()
+            if not line.strip() and fields:
                 break
     except OSError:
         pass
+    flags = set(fields.get("flags", "").split())
+    if "avx512f" in flags:
+        isa = "AVX-512F"
+    elif {"avx2", "fma"} <= flags:
+        isa = "AVX2+FMA, no AVX-512"
+    else:
+        isa = "SSE2"
+    name = fields.get("model name", "unknown CPU")
+    if "cpu family" in fields:
+        name += f" family {fields['cpu family']} model {fields.get('model', '?')}"
+    return name, isa
+
+
+def machine():
+    name, isa = cpu_info()
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{os.cpu_count()} cores ({model}), {mem_gb:.0f} GiB RAM, Linux {platform.release()}"
+    return f"{os.cpu_count()} cores ({name}; {isa}), {mem_gb:.0f} GiB RAM, Linux {platform.release()}"
 
 
 def fmt(x, digits=0):
@@ -669,6 +689,9 @@ def fmt(x, digits=0):
 
 def markdown(results):
     m = results["meta"]
+    # Every table names the CPU and ISA it ran on: lede's ratio to spaCy doubles between an
+    # AVX2-only and an AVX-512 core.
+    cpu = m.get("cpu", "CPU not recorded")
     lines = [
         f"Measured {m['date']} on {m['machine']}, with `{m['command']}`",
         f"(lede {m['lede_version']}, stages `{m['lede_stages']}`; spaCy {m['spacy_version']} with {m['spacy_model']}; "
@@ -679,7 +702,7 @@ def markdown(results):
     if results.get("pipeline"):
         p = results["pipeline"]
         lines += [
-            f"**Pipeline alone** (no broker; the corpus × {m['pipeline_repeat']['lede']} for lede, × {m['pipeline_repeat']['spacy']} for spaCy; time excludes loading the model):",
+            f"**Pipeline alone** (no broker; the corpus × {m['pipeline_repeat']['lede']} for lede, × {m['pipeline_repeat']['spacy']} for spaCy; time excludes loading the model; {cpu}):",
             "",
             "| system | cores used | articles/s | tokens/s | peak RSS (MB) | articles/s vs spaCy NER |",
             "|---|---:|---:|---:|---:|---:|",
@@ -700,7 +723,7 @@ def markdown(results):
         n_lede = next(r["articles"] for r in e if r["system"] == "lede")
         n_peer = next(r["articles"] for r in e if r["system"] == "peer")
         lines += [
-            f"**End to end** through a local nats-server (JetStream). articles/s: a burst of {n_lede} articles for lede, {n_peer} for the Python worker, published at once, "
+            f"**End to end** through a local nats-server (JetStream; {cpu}). articles/s: a burst of {n_lede} articles for lede, {n_peer} for the Python worker, published at once, "
             "until every record is seen; latency: publish → enriched record seen by a subscriber, articles paced at the rate shown (half the slower system's throughput):",
             "",
             "| system | processes | articles/s | latency p50 (ms) | latency p99 (ms) | at rate (articles/s) | peak RSS (MB) |",
@@ -829,6 +852,7 @@ def main() -> int:
         "meta": {
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine(),
+            "cpu": "{}, {}".format(*cpu_info()),
             "command": args.command or ("make bench BENCH_ARGS=--quick" if args.quick else "make bench"),
             "lede_version": lede_version(ctx.lede),
             "lede_flags": args.lede_flag,

@@ -74,5 +74,19 @@ class RssTest(unittest.TestCase):
         self.assertGreater(peak_mb, 300)
 
 
+class CpuTest(unittest.TestCase):
+    def test_the_isa_is_named_from_the_cpu_flags(self):
+        name, isa = run.cpu_info()
+        flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+        expected = "SSE2"
+        if "avx512f" in flags:
+            expected = "AVX-512F"
+        elif {"avx2", "fma"} <= set(flags):
+            expected = "AVX2+FMA, no AVX-512"
+        self.assertEqual(isa, expected)
+        self.assertNotEqual(name, "unknown CPU")
+        self.assertIn(isa, run.machine())
+
+
 if __name__ == "__main__":
     unittest.main()
