@@ -211,6 +211,48 @@ fn short_texts_in_one_outlet_frame_stay_apart() {
 }
 
 #[test]
+fn a_short_text_is_not_contained_in_another_through_their_outlet_frame() {
+    // The DEV stream's FeedHub frame, which `clean` keeps: a bracketed headline before the
+    // text, a disclaimer after it. A one-line review in it shares the frame, and nearly nothing
+    // else, with a longer posting in it.
+    let frame = |title: &str, body: &str| {
+        format!(
+            "[{title}]\n\n{body}\n\nThis article was automatically imported from a partner feed. \
+             FeedHub is not responsible for its content."
+        )
+    };
+    let long = frame(
+        "Email: a reader Groups: pets, cats",
+        "Email: a reader Groups: pets, cats, dogs, rabbits, birds, fish, reptiles, horses and \
+         ponies, ferrets, hamsters, guinea pigs, parrots, canaries, tortoises, snakes and \
+         lizards. This message was cancelled from within the mail client before it was sent.",
+    );
+    let short = frame("Great service !!", "Great service !!");
+    let pipeline = stage_pipeline();
+    let index = MemoryIndex::new();
+    let a = offline(&pipeline, &index, &raw("long", "t", &long));
+    let b = offline(&pipeline, &index, &raw("short", "t", &short));
+    assert_ne!(
+        a.key, b.key,
+        "the frame made the review part of the posting"
+    );
+    // The frame alone makes the short text look contained in the long one; only its body
+    // (what is left without the frame-like end paragraphs) is too short to say so.
+    let (sl, ss) = (
+        Signature::of(&long).expect("words"),
+        Signature::of(&short).expect("words"),
+    );
+    assert!(ss.shingles >= story::CONTAINMENT_MIN_SHINGLES);
+    assert!(
+        sl.containment(&ss) >= story::CONTAINMENT_THRESHOLD,
+        "{}",
+        sl.containment(&ss)
+    );
+    assert!(ss.body < story::CONTAINMENT_MIN_SHINGLES);
+    assert!(story::same_story(&sl, &ss).is_none());
+}
+
+#[test]
 fn containment_is_not_asked_of_texts_with_too_few_shingles() {
     // A short text all inside a long one: contained, but too short for that to say anything.
     let long = "The council approved the new budget on Tuesday after a long debate about \

@@ -24,7 +24,9 @@ use super::{Document, Stage, StageError};
 
 mod signature;
 
-pub use signature::{BAND_ROWS, BANDS, PERMUTATIONS, SHINGLE_WORDS, Signature, words};
+pub use signature::{
+    BAND_ROWS, BANDS, FRAME_PARAGRAPHS, FRAME_WORDS, PERMUTATIONS, SHINGLE_WORDS, Signature, words,
+};
 
 /// The stage's name in `--stages`.
 pub const NAME: &str = "story";
@@ -33,8 +35,9 @@ pub const NAME: &str = "story";
 pub const JACCARD_THRESHOLD: f64 = 0.5;
 /// …or when the shorter text is this much contained in the longer one (truncated copies)…
 pub const CONTAINMENT_THRESHOLD: f64 = 0.7;
-/// …and the shorter text has at least this many distinct shingles (short texts in one outlet
-/// frame share most of their shingles with each other: containment says nothing there).
+/// …and the shorter text has at least this many distinct shingles, in all and in its body
+/// ([`Signature::body`]): short texts in one outlet's frame share most of their shingles with
+/// each other, so containment says nothing there.
 pub const CONTAINMENT_MIN_SHINGLES: u32 = 15;
 
 /// The pure half: the signature of the cleaned text, for [`assign`] to use.
@@ -118,6 +121,10 @@ struct Member {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     similarity: Option<f64>,
     shingles: u32,
+    /// Body shingles ([`Signature::body`]); absent in entries written before it existed,
+    /// which count all their shingles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    body: Option<u32>,
     /// The MinHash values, 8 hex digits each.
     mins: String,
 }
@@ -134,6 +141,7 @@ impl Member {
             first_id: out.first_id.clone(),
             similarity: out.similarity,
             shingles: sig.shingles,
+            body: Some(sig.body),
             mins,
         }
     }
@@ -166,6 +174,7 @@ impl Member {
         Some(Signature {
             mins,
             shingles: self.shingles,
+            body: self.body.unwrap_or(self.shingles),
         })
     }
 
@@ -207,7 +216,10 @@ fn band_keys(sig: &Signature) -> Vec<String> {
 /// similarity, or the containment of the shorter text when that is higher and allowed.
 pub fn same_story(a: &Signature, b: &Signature) -> Option<f64> {
     let jaccard = a.jaccard(b);
-    let containment = if a.shingles.min(b.shingles) >= CONTAINMENT_MIN_SHINGLES {
+    let shorter = if a.shingles <= b.shingles { a } else { b };
+    let containment = if shorter.shingles >= CONTAINMENT_MIN_SHINGLES
+        && shorter.body >= CONTAINMENT_MIN_SHINGLES
+    {
         a.containment(b)
     } else {
         0.0
