@@ -128,6 +128,24 @@ fn distinct_shingles(words: &[u64]) -> Vec<u64> {
     shingles
 }
 
+/// The number of words of paragraph `p` (as [`words`] counts them) when it is under
+/// [`FRAME_WORDS`]; `None` as soon as it reaches that.
+fn short_paragraph(p: &str) -> Option<usize> {
+    let mut n = 0;
+    let mut in_word = false;
+    for c in p.nfkc() {
+        let alnum = c.is_alphanumeric();
+        if alnum && !in_word {
+            n += 1;
+            if n >= FRAME_WORDS {
+                return None;
+            }
+        }
+        in_word = alnum;
+    }
+    Some(n)
+}
+
 /// Words of the frame-like paragraphs at the start and at the end of `text` (see
 /// [`Signature::body`]). Paragraphs are separated by blank lines, as `clean` writes them.
 fn frame_words(text: &str) -> (usize, usize) {
@@ -135,18 +153,17 @@ fn frame_words(text: &str) -> (usize, usize) {
         .split("\n\n")
         .filter(|p| p.chars().any(char::is_alphanumeric))
         .collect();
-    let short = |p: &str| Some(words(p).len()).filter(|&n| n < FRAME_WORDS);
     let (mut lo, mut hi) = (0, paragraphs.len());
     let (mut head, mut tail) = (0, 0);
     while lo < FRAME_PARAGRAPHS && hi - lo > 1 {
-        let Some(n) = short(paragraphs[lo]) else {
+        let Some(n) = short_paragraph(paragraphs[lo]) else {
             break;
         };
         head += n;
         lo += 1;
     }
     while paragraphs.len() - hi < FRAME_PARAGRAPHS && hi - lo > 1 {
-        let Some(n) = short(paragraphs[hi - 1]) else {
+        let Some(n) = short_paragraph(paragraphs[hi - 1]) else {
             break;
         };
         tail += n;
@@ -188,7 +205,9 @@ impl Signature {
         }
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         let (head, tail) = frame_words(text);
-        let body = if head + tail == 0 {
+        // The paragraphs split the text's words, so this is a proper part of them; the test
+        // only keeps a slice from ever being out of range.
+        let body = if head + tail == 0 || head + tail >= words.len() {
             count(shingles.len())
         } else {
             count(distinct_shingles(&words[head..words.len() - tail]).len())
@@ -312,5 +331,16 @@ mod tests {
         let many = Signature::of(&format!("a b c\n\nd e f\n\ng h i\n\n{body}")).expect("w");
         let kept = Signature::of(&format!("g h i\n\n{body}")).expect("w");
         assert_eq!(many.body, kept.shingles);
+        // Odd paragraphs: empty, punctuation only, compatibility characters that NFKC turns
+        // into letters or digits, combining marks after a break.
+        for text in [
+            "a\n\n\n\n\n\nb",
+            "--\n\n\u{2460}\u{2461}\n\nword",
+            "\u{fb01}ne\n\n\u{301}x y z\n\n...",
+            "\n\nx\n\n",
+        ] {
+            let s = Signature::of(text).expect("words");
+            assert!(s.body <= s.shingles, "{text:?}");
+        }
     }
 }
