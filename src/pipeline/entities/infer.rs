@@ -57,10 +57,11 @@ const CACHE_KEEP: usize = 4096;
 /// Floats per distinct token of the first window block's products in the [`TokenCache`]
 /// (previous, current, next token).
 const TOKEN_PRODUCTS: usize = 3 * PIECES * WIDTH;
-/// Distinct tokens the token cache keeps across chunks (3.75 KB each).
-const TOKEN_CAP: usize = 2048;
-/// Token cache entries whose memory is kept between documents.
-const TOKEN_KEEP: usize = 1024;
+/// Distinct tokens the token cache holds at most (3.75 KB each: 3.9 MB): the rows of one
+/// default chunk. A chunk that would take it past this starts with an empty cache.
+const TOKEN_CAP: usize = CHUNK + 2 * HALO;
+/// Token cache entries whose memory is kept between documents (1.9 MB).
+const TOKEN_KEEP: usize = 512;
 
 /// An entity as a token range `[start, end)` with its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -663,7 +664,9 @@ pub(super) fn recognize<'t>(
     let per_chunk = chunk.saturating_add(2 * HALO).saturating_mul(4);
     let limit = (4 * (n + 2 * HALO)).min(CACHE_CAP.saturating_add(per_chunk));
     scratch.cache.reset(limit);
-    let token_limit = (n + 2 * HALO).min(TOKEN_CAP.saturating_add(chunk.saturating_add(2 * HALO)));
+    // A chunk of more rows than the cap (a caller's own chunk size) still fits whole.
+    let chunk_rows = chunk.saturating_add(2 * HALO);
+    let token_limit = (n + 2 * HALO).min(TOKEN_CAP.max(chunk_rows));
     scratch.tokens.reset(token_limit);
     let mut state = DecodeState {
         open: None,
@@ -677,7 +680,7 @@ pub(super) fn recognize<'t>(
         if scratch.cache.len as usize > CACHE_CAP {
             scratch.cache.reset(limit);
         }
-        if scratch.tokens.len as usize > TOKEN_CAP {
+        if scratch.tokens.len as usize + (end - first + 2 * HALO) > token_limit {
             scratch.tokens.reset(token_limit);
         }
         tok2vec(weights, lexicon, &token, n, first, end, scratch);
