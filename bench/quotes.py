@@ -200,14 +200,11 @@ def main():
 
 
 def cpu_name():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+    """The CPU (model, family/model) and the vector ISA lede's kernels dispatch to."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from run import cpu_info  # bench/run.py: one reading of /proc/cpuinfo for every bench
+
+    return "{}, {}".format(*cpu_info())
 
 
 if __name__ == "__main__":

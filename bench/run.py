@@ -384,6 +384,13 @@ def percentile(values, q):
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 
+def record_article_id(msg_id: str) -> str:
+    """The article id of an enriched record's `Nats-Msg-Id`: lede's records carry `<article
+    id>:<revision>` (a corrected article is a new record), the Python worker's the bare id; the
+    ids this bench sends have no colon."""
+    return msg_id.rsplit(":", 1)[0]
+
+
 async def e2e_once(ctx, server: NatsServer, system: str, workers: int, articles, rate: float = 0.0):
     """One run: start `workers` processes, publish `articles` (a burst, or paced at `rate`/s),
     wait for every enriched record. Returns throughput, latencies, peak RSS and the records."""
@@ -415,9 +422,10 @@ async def e2e_once(ctx, server: NatsServer, system: str, workers: int, articles,
 
         async def on_record(msg):
             now = time.monotonic()
-            article_id = (msg.headers or {}).get("Nats-Msg-Id")
-            if not article_id:
+            msg_id = (msg.headers or {}).get("Nats-Msg-Id")
+            if not msg_id:
                 return
+            article_id = record_article_id(msg_id)
             if article_id.startswith("warmup-"):
                 warm.add(article_id)
                 if len(warm) >= len(warmup):

@@ -298,19 +298,25 @@ def main():
 
         if not (a.quick or a.no_workers):
             offline = keys_of(records, order)
+            configs = (("stories on", "clean,story,segment,entities,quotes"),
+                       ("stories off", "clean,segment,entities,quotes"))
             for replicas in (1, 3):
-                # The default pipeline with and without the (opt-in) story stage.
-                for label, stages in (("stories on", "clean,story,segment,entities,quotes"),
-                                      ("stories off", "clean,segment,entities,quotes")):
-                    speeds, got = [], None
-                    for _ in range(repeat):
+                # The default pipeline with and without the (opt-in) story stage, alternating
+                # (on, off, off, on, ...) so the machine's noise falls on both.
+                speeds = {label: [] for label, _ in configs}
+                got = {}
+                for rep in range(repeat):
+                    for label, stages in (configs if rep % 2 == 0 else configs[::-1]):
                         # Rejected articles go to the dead-letter stream: wait for the records only.
                         recs, speed = lede_workers(a.lede, input_path, len(records), replicas, stages)
-                        speeds.append(speed)
-                        got = recs
-                    entry = {"system": f"lede worker ×{replicas}, {label}", "articles_per_s": statistics.median(speeds)}
+                        speeds[label].append(speed)
+                        got[label] = recs
+                        log(f"lede worker ×{replicas}, {label}", f"{speed:.1f} articles/s")
+                for label, stages in configs:
+                    entry = {"system": f"lede worker ×{replicas}, {label}", "articles_per_s": statistics.median(speeds[label]),
+                             "runs": speeds[label]}
                     if "story" in stages.split(","):
-                        keys = keys_of(got, order)
+                        keys = keys_of(got[label], order)
                         entry["scores"] = score(keys, tmp)
                         entry["same_keys_as_process"] = keys == offline
                         # The burst is decided concurrently, not one article after another: the
@@ -327,13 +333,11 @@ def main():
 
 
 def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    """The CPU (model, family/model) and the vector ISA lede's kernels dispatch to."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import cpu_info  # bench/run.py: one reading of /proc/cpuinfo for every bench
+
+    return "{}, {}".format(*cpu_info())
 
 
 def fmt(x, digits=4):
@@ -369,6 +373,13 @@ def markdown(results):
         for name, h in (s.get("halves") or {}).items():
             lines.append(f"{s['system']}, {name.replace('_', ' ')} alone: pairwise F1 {h['pairwise_f1']:.4f}, "
                          f"B3 F1 {h['bcubed_f1']:.4f}, ARI {h['ari']:.4f}.")
+    by_name = {s["system"]: s for s in results["systems"]}
+    for replicas in (1, 3):
+        on, off = by_name.get(f"lede worker ×{replicas}, stories on"), by_name.get(f"lede worker ×{replicas}, stories off")
+        if on and off:
+            lines.append(f"Worker ×{replicas}: stories on {on['articles_per_s']:,.1f} vs off {off['articles_per_s']:,.1f} articles/s "
+                         f"(medians; runs on {', '.join(f'{v:.1f}' for v in on['runs'])}; off {', '.join(f'{v:.1f}' for v in off['runs'])}): "
+                         f"stories cost {100 * (1 - on['articles_per_s'] / off['articles_per_s']):.1f} %.")
     same = [s for s in results["systems"] if "same_keys_as_process" in s]
     if same:
         lines.append("Worker keys identical to `lede process`: " + ", ".join(

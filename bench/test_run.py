@@ -74,6 +74,13 @@ class RssTest(unittest.TestCase):
         self.assertGreater(peak_mb, 300)
 
 
+class RecordIdTest(unittest.TestCase):
+    def test_a_records_message_id_maps_back_to_its_article(self):
+        self.assertEqual(run.record_article_id("abc#b1r0-0:3f9a"), "abc#b1r0-0")
+        self.assertEqual(run.record_article_id("abc#b1r0-0"), "abc#b1r0-0")
+        self.assertEqual(run.record_article_id("warmup-3:0"), "warmup-3")
+
+
 class CpuTest(unittest.TestCase):
     def test_the_isa_is_named_from_the_cpu_flags(self):
         name, isa = run.cpu_info()
