@@ -652,3 +652,51 @@ async fn one_batched_direct_get_answers_every_key_in_the_order_asked() {
         .expect("batched");
     assert_eq!(none, vec![None]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batched_gets_on_one_reply_subscription_each_get_their_own_answers() {
+    let server = NatsServer::start();
+    let js = jetstream::new(connect(&server.url()).await);
+    let store = open_bucket(&js, &nats_args(&server.url())).await;
+    let n = 64;
+    for i in 0..n {
+        store
+            .put(format!("b.{i}"), i.to_string().into())
+            .await
+            .expect("put");
+    }
+    let index = KvIndex::new(store, js.client());
+    // Every get asks for its own key, a neighbour and a missing one, all at once: the replies
+    // share one subscription and must reach the get that asked.
+    let gets = (0..n).map(|i| {
+        let index = index.clone();
+        async move {
+            let keys = [
+                format!("b.{i}"),
+                "b.missing".to_owned(),
+                format!("b.{}", (i + 1) % n),
+            ];
+            let got = index
+                .get_batch(&keys)
+                .await
+                .expect("batched get")
+                .expect("nats-server 2.11+ batches direct gets");
+            (i, got)
+        }
+    });
+    // A reply handed to the wrong get leaves the right one waiting: bound the wait.
+    let answers = tokio::time::timeout(WAIT, futures::future::join_all(gets))
+        .await
+        .expect("every get answered in time");
+    for (i, got) in answers {
+        let got: Vec<Option<String>> = got
+            .into_iter()
+            .map(|v| v.map(|b| String::from_utf8(b.to_vec()).expect("utf-8")))
+            .collect();
+        assert_eq!(
+            got,
+            vec![Some(i.to_string()), None, Some(((i + 1) % n).to_string())],
+            "get {i}"
+        );
+    }
+}

@@ -5,19 +5,24 @@
 //! nats-server 2.11+) answers the last value of every key in one stream of replies, where one
 //! `get` a key made 32 requests an article for its bands alone. async-nats 0.51 has no call
 //! for it (synadia's `jetstream-extra` has, but is built on async-nats 0.48), so [`KvIndex`]
-//! sends the request itself, on the bucket's own stream and subjects. A server without it
+//! sends the request itself, on the bucket's own stream and subjects, and reads every batch's
+//! replies on one subscription the index keeps for its life (a subscription a request would
+//! make the server add and drop interest twice an article). A server without it
 //! (no `Nats-Num-Pending` on the replies) gets one `get` a key instead. Creates are one request
 //! each, all sent at once (`join_all` over one connection: pipelined, not one round trip after
 //! another). Every request is bounded by [`KV_TIMEOUT`]; a failure is
 //! [`IndexError::Unavailable`], which the worker treats like a failed publish (nak, retry).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::join_all;
+use tokio::sync::{OnceCell, mpsc};
 
 use super::{Failure, StartupRetry, TransportError};
 use crate::config::NatsArgs;
@@ -34,13 +39,94 @@ pub const MULTI_LAST_KEYS: usize = 1000;
 pub struct KvIndex {
     store: kv::Store,
     client: async_nats::Client,
+    /// The batched gets' reply subscription, made on the first get.
+    replies: Arc<OnceCell<Arc<Replies>>>,
+}
+
+/// One subscription (`<inbox>.*`) for the replies of every batched get; each get waits on
+/// its own token under it.
+#[derive(Debug)]
+struct Replies {
+    inbox: String,
+    next: AtomicU64,
+    waiting: Mutex<HashMap<u64, mpsc::UnboundedSender<async_nats::Message>>>,
+}
+
+impl Replies {
+    /// Subscribes and starts the task that hands each reply to its get; the task ends with
+    /// the connection (async-nats subscribes again by itself after a reconnect).
+    async fn start(client: &async_nats::Client) -> Result<Arc<Self>, IndexError> {
+        let inbox = client.new_inbox();
+        let mut subscription = client
+            .subscribe(format!("{inbox}.*"))
+            .await
+            .map_err(|e| unavailable("get", e))?;
+        let replies = Arc::new(Self {
+            inbox,
+            next: AtomicU64::new(0),
+            waiting: Mutex::new(HashMap::new()),
+        });
+        let router = replies.clone();
+        tokio::spawn(async move {
+            while let Some(reply) = subscription.next().await {
+                let token = reply
+                    .subject
+                    .rsplit('.')
+                    .next()
+                    .and_then(|t| t.parse().ok());
+                let waiting = token.and_then(|t| router.lock().get(&t).cloned());
+                // A get that gave up (timeout) is gone: its late replies are dropped.
+                if let Some(get) = waiting {
+                    let _ = get.send(reply);
+                }
+            }
+        });
+        Ok(replies)
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::UnboundedSender<async_nats::Message>>> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A new reply subject and the receiver of its replies, withdrawn when the guard drops.
+    fn wait(
+        &self,
+    ) -> (
+        String,
+        mpsc::UnboundedReceiver<async_nats::Message>,
+        Withdraw<'_>,
+    ) {
+        let token = self.next.fetch_add(1, Ordering::Relaxed);
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.lock().insert(token, sender);
+        (
+            format!("{}.{token}", self.inbox),
+            receiver,
+            Withdraw(self, token),
+        )
+    }
+}
+
+/// Withdraws a get's reply token when the get ends, however it ends.
+struct Withdraw<'a>(&'a Replies, u64);
+
+impl Drop for Withdraw<'_> {
+    fn drop(&mut self) {
+        self.0.lock().remove(&self.1);
+    }
 }
 
 impl KvIndex {
     /// An index over an open bucket, read through `client` (the connection the bucket was
     /// opened on).
     pub fn new(store: kv::Store, client: async_nats::Client) -> Self {
-        Self { store, client }
+        Self {
+            store,
+            client,
+            replies: Arc::new(OnceCell::new()),
+        }
     }
 
     /// The last values of `keys` in one batched direct get, in the order asked (`None` where
@@ -58,12 +144,11 @@ impl KvIndex {
             .map(|k| format!("{}{k}", self.store.prefix))
             .collect();
         let request = serde_json::json!({ "multi_last": subjects, "batch": subjects.len() });
-        let inbox = self.client.new_inbox();
-        let mut replies = self
-            .client
-            .subscribe(inbox.clone())
-            .await
-            .map_err(|e| unavailable("get", e))?;
+        let replies = self
+            .replies
+            .get_or_try_init(|| Replies::start(&self.client))
+            .await?;
+        let (inbox, mut replies, _withdraw) = replies.wait();
         self.client
             .publish_with_reply(
                 format!("$JS.API.DIRECT.GET.{}", self.store.stream_name),
@@ -74,7 +159,7 @@ impl KvIndex {
             .map_err(|e| unavailable("get", e))?;
         let mut found: HashMap<String, Option<Bytes>> = HashMap::with_capacity(keys.len());
         loop {
-            let Some(reply) = replies.next().await else {
+            let Some(reply) = replies.recv().await else {
                 return Err(unavailable("get", "the reply subscription ended"));
             };
             if let Some(status) = reply.status {

@@ -279,7 +279,14 @@ pub async fn assign<I: StoryIndex + ?Sized>(
         return Ok(new_story(id));
     };
     let me = member_key(id);
-    if let Some(Some(found)) = index.get(std::slice::from_ref(&me)).await?.pop() {
+    let bands = band_keys(sig);
+    // Its own entry and its bands' owners in one request: a first delivery needs both.
+    let mut keys = Vec::with_capacity(bands.len() + 1);
+    keys.push(me.clone());
+    keys.extend(bands.iter().cloned());
+    let mut values = index.get(&keys).await?;
+    let band_values = values.split_off(1);
+    if let Some(Some(found)) = values.pop() {
         let member = Member::decode(&me, &found)?;
         // A delivery that stopped between its entry and its band claims: finish the claims
         // (create-if-absent, so this is a no-op when they were made).
@@ -297,8 +304,7 @@ pub async fn assign<I: StoryIndex + ?Sized>(
         }
         return Ok(member.out());
     }
-    let bands = band_keys(sig);
-    let band_owners = owners(index.get(&bands).await?);
+    let band_owners = owners(band_values);
     let mut seen: HashSet<&str> = HashSet::from([me.as_str()]);
     let candidates: Vec<String> = band_owners
         .iter()
