@@ -221,14 +221,15 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
         .map(|b| html_escape::decode_html_entities(b.trim()).into_owned())
         .filter(|b| b.split_whitespace().count() >= MIN_BODY_WORDS);
     let doc = dom_query::Document::from(html.as_str());
-    let bar = (CONTAINER_SHARE * container_chars(&doc) as f64) as usize;
+    let container = Container::of(&doc);
+    let bar = (CONTAINER_SHARE * container.chars as f64) as usize;
     let config = Config {
         text_mode: TextMode::Formatted,
         ..Config::default()
     };
     let parsed = Readability::with_document(doc, url, Some(config.clone()))
         .and_then(|mut r| r.parse())
-        .map(|strict| retry_short_pick(strict, &html, url, config, bar));
+        .map(|strict| retry_short_pick(strict, &html, url, config, bar, &container));
     let mut out = Extracted::default();
     let failure = match parsed {
         Ok(article) => {
@@ -349,16 +350,21 @@ fn merge_readability(page: &mut PageMeta, article: &Article) {
 /// Readability's pick again, when it is under `bar` characters (a share of the page's article
 /// container, [`CONTAINER_SHARE`]): the page is parsed once more with Readability's retry
 /// threshold at `bar`, so it goes on through its looser passes and keeps the first that
-/// reaches the bar, or its longest. The new pick is taken only if it keeps at least
-/// [`MIN_KEPT_SHARE`] of the first pick's text (same paragraphs): a looser pass that found
-/// something else altogether (a gallery, a disclaimer) is not the article the first one
-/// started. Costs a second parse, on the pages that fall short only.
+/// reaches the bar, or its longest. The new pick is taken only if it is longer and either
+/// keeps at least [`MIN_KEPT_SHARE`] of the first pick's text (same paragraphs): a looser
+/// pass that found something else altogether (a gallery, a disclaimer) is not the article
+/// the first one started; or the first pick lies mostly outside the container (under
+/// [`MAX_OUTSIDE_PICK_SHARE`] of its words inside) and the new one inside it (at least
+/// [`MIN_INSIDE_SHARE`]): then the first pick was a wrong block (a notice beside `<main>`),
+/// and the container, not that block, is what the new pick is judged by. Costs a second
+/// parse, on the pages that fall short only.
 fn retry_short_pick(
     strict: Article,
     html: &str,
     url: Option<&str>,
     config: Config,
     bar: usize,
+    container: &Container,
 ) -> Article {
     if text_chars(&strict.text_content) >= bar {
         return strict;
@@ -379,9 +385,14 @@ fn retry_short_pick(
             total + n,
         )
     });
-    if text_chars(&loose.text_content) > text_chars(&strict.text_content)
-        && kept as f64 >= MIN_KEPT_SHARE * total as f64
-    {
+    let longer = text_chars(&loose.text_content) > text_chars(&strict.text_content);
+    let keeps = kept as f64 >= MIN_KEPT_SHARE * total as f64;
+    let replaces_a_wrong_block = || {
+        let text = container.words();
+        container.share_inside(&strict.text_content, &text) < MAX_OUTSIDE_PICK_SHARE
+            && container.share_inside(&loose.text_content, &text) >= MIN_INSIDE_SHARE
+    };
+    if longer && (keeps || replaces_a_wrong_block()) {
         loose
     } else {
         strict
@@ -397,6 +408,14 @@ fn paragraphs(text: &str) -> impl Iterator<Item = String> + '_ {
 
 /// Least share of the first pick's words the retried pick must keep ([`retry_short_pick`]).
 const MIN_KEPT_SHARE: f64 = 0.8;
+
+/// Below this share of its words inside the article container, the first pick is a block
+/// beside the article, not part of it ([`retry_short_pick`]).
+const MAX_OUTSIDE_PICK_SHARE: f64 = 0.5;
+
+/// Least share of its words a retried pick must have inside the article container to
+/// replace a first pick that lies outside it ([`retry_short_pick`]).
+const MIN_INSIDE_SHARE: f64 = 0.8;
 
 /// Share of the page's article container's own text (see [`container_chars`]) that
 /// Readability's pick must reach, or [`retry_short_pick`] lets Readability go on.
@@ -427,22 +446,53 @@ fn link_chars(node: &dom_query::NodeRef<'_>) -> usize {
         .sum()
 }
 
-/// The non-link text, in characters, of the page's largest article container: a `<main>`,
-/// `<article>` or `itemprop="articleBody"` element whose link density is at most
-/// [`MAX_CONTAINER_LINK_DENSITY`]; 0 when the page has none. Each such element's text is read
-/// once (they rarely nest more than two deep), so the pass stays linear in the page.
-fn container_chars(doc: &dom_query::Document) -> usize {
-    doc.select("main, article, [itemprop=articleBody]")
-        .nodes()
-        .iter()
-        .filter_map(|node| {
-            let chars = text_chars(&node.text());
-            let links = link_chars(node);
-            (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64)
-                .then(|| chars - links)
-        })
-        .max()
-        .unwrap_or(0)
+/// The page's largest article container: a `<main>`, `<article>` or `itemprop="articleBody"`
+/// element whose link density is at most [`MAX_CONTAINER_LINK_DENSITY`].
+#[derive(Debug, Default)]
+struct Container {
+    /// Its non-link text, in characters; 0 when the page has none.
+    chars: usize,
+    /// Its text as the parser reads it (whitespace as in the page).
+    text: String,
+}
+
+impl Container {
+    /// The page's container. Each candidate element's text is read once (they rarely nest
+    /// more than two deep), so the pass stays linear in the page; the winner's text is kept
+    /// for [`retry_short_pick`], which reads it only on the pages it retries.
+    fn of(doc: &dom_query::Document) -> Self {
+        doc.select("main, article, [itemprop=articleBody]")
+            .nodes()
+            .iter()
+            .filter_map(|node| {
+                let text = node.text();
+                let chars = text_chars(&text);
+                let links = link_chars(node);
+                (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64).then(
+                    || Self {
+                        chars: chars - links,
+                        text: text.to_string(),
+                    },
+                )
+            })
+            .max_by_key(|c| c.chars)
+            .unwrap_or_default()
+    }
+
+    /// Its words joined by single spaces, as [`paragraphs`] joins a pick's.
+    fn words(&self) -> String {
+        self.text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// Share of the words of `pick` (a formatted text) in paragraphs that occur whole in the
+    /// container; `words` is [`Container::words`].
+    fn share_inside(&self, pick: &str, words: &str) -> f64 {
+        let (inside, all) = paragraphs(pick).fold((0, 0), |(inside, all), p| {
+            let n = p.split(' ').count();
+            (inside + if words.contains(&p) { n } else { 0 }, all + n)
+        });
+        inside as f64 / all.max(1) as f64
+    }
 }
 
 /// Block elements whose text counts as paragraph text for [`largest_block`].
@@ -587,6 +637,37 @@ mod tests {
             "{}",
             out.text
         );
+    }
+
+    /// The strict pass picks a notice outside `<main>` (it drops the article's sections as
+    /// unlikely, for their "extra" class), and the looser pass finds the article, which
+    /// shares no paragraph with that notice: the retried pick is judged against `<main>`
+    /// itself, not against a first pick that was never part of it.
+    #[test]
+    fn a_strict_pick_outside_the_main_element_gives_way_to_one_inside_it() {
+        let notice = "Many of the offers, deals and cards on this site are from banks, shops and \
+            firms from which it receives compensation, which may affect how, where and in what \
+            order, or whether, products appear. ";
+        let section = "This model cleaned every dish, pot and pan in our tests, ran quietly, even \
+            at night, and used less water, power and soap than any other machine this year. ";
+        let sections: String = (1..=5)
+            .map(|i| {
+                format!(
+                    "<div class=\"product-extra\"><h3>Pick number {i}</h3><p>{}</p></div>",
+                    section.repeat(3)
+                )
+            })
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav>\
+             <div class=\"notice\"><div><p>{}</p></div></div><div class=\"page\"><main>\
+             <h1>Best appliances</h1><div class=\"content\">{sections}</div></main></div>\
+             <footer>© Site</footer></body></html>",
+            notice.repeat(4)
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains("Pick number 4"), "{}", out.text);
+        assert!(!out.text.contains("receives compensation"), "{}", out.text);
     }
 
     #[test]
