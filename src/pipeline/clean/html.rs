@@ -21,7 +21,7 @@
 //! is retried ([`retry_short_pick`]), and a paragraph repeated whole is kept once
 //! ([`drop_repeated_paragraphs`]).
 
-use dom_smoothie::{Article, Config, Readability, TextMode};
+use dom_smoothie::{Article, CandidateSelectMode, Config, Readability, TextMode};
 
 use super::meta;
 use crate::record::PageMeta;
@@ -356,8 +356,10 @@ fn merge_readability(page: &mut PageMeta, article: &Article) {
 /// the first one started; or the first pick lies mostly outside the container (under
 /// [`MAX_OUTSIDE_PICK_SHARE`] of its words inside) and the new one inside it (at least
 /// [`MIN_INSIDE_SHARE`]): then the first pick was a wrong block (a notice beside `<main>`),
-/// and the container, not that block, is what the new pick is judged by. Costs a second
-/// parse, on the pages that fall short only.
+/// and the container, not that block, is what the new pick is judged by. When that retry
+/// changes nothing, a last one uses dom_smoothie's own candidate selection
+/// ([`CandidateSelectMode::DomSmoothie`]), judged the same way. Costs a second parse on the
+/// pages that fall short, a third on those the first retry leaves as they were.
 fn retry_short_pick(
     strict: Article,
     html: &str,
@@ -366,9 +368,34 @@ fn retry_short_pick(
     bar: usize,
     container: &Container,
 ) -> Article {
-    if text_chars(&strict.text_content) >= bar {
+    let first_chars = text_chars(&strict.text_content);
+    if first_chars >= bar {
         return strict;
     }
+    let pick = retry_once(strict, html, url, config.clone(), bar, container);
+    if text_chars(&pick.text_content) != first_chars {
+        return pick;
+    }
+    // Refused, or nothing longer found: Readability's own way up to a common parent wants
+    // four near-equal candidates besides the top one, so an article in two or three sibling
+    // sections stays one section. dom_smoothie's own candidate selection joins the top
+    // candidate with the nearest parent it shares with any near-equal candidate.
+    let config = Config {
+        candidate_select_mode: CandidateSelectMode::DomSmoothie,
+        ..config
+    };
+    retry_once(pick, html, url, config, bar, container)
+}
+
+/// One retry of [`retry_short_pick`] with `config`'s candidate selection.
+fn retry_once(
+    strict: Article,
+    html: &str,
+    url: Option<&str>,
+    config: Config,
+    bar: usize,
+    container: &Container,
+) -> Article {
     let config = Config {
         char_threshold: config.char_threshold.max(bar),
         ..config
@@ -668,6 +695,41 @@ mod tests {
         let out = extract(&page, None).unwrap();
         assert!(out.text.contains("Pick number 4"), "{}", out.text);
         assert!(!out.text.contains("receives compensation"), "{}", out.text);
+    }
+
+    /// An article in sibling sections of equal weight (Asciidoc, page builders): Readability
+    /// keeps one section, and its looser passes keep the same one, since its rule for moving
+    /// up to a common parent wants at least four near-equal candidates besides the top one.
+    #[test]
+    fn a_pick_of_one_section_among_several_is_widened() {
+        let para = |topic: &str, part: usize| {
+            format!(
+                "Part {part}: the {topic} work went on through the autumn, and the team, small \
+                 as it is, fixed most of what the last report listed, with help from new people."
+            )
+        };
+        let topics = ["compiler", "library", "testing"];
+        let sections: String = topics
+            .iter()
+            .map(|topic| {
+                format!(
+                    "<div class=\"sect\"><h2>The {topic}</h2><div class=\"box\"><div class=\"inner\">\
+                     <p>{}</p><p>{}</p><p>{}</p></div></div></div>",
+                    para(topic, 1),
+                    para(topic, 2),
+                    para(topic, 3)
+                )
+            })
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/>Home</a> <a href=/blog>Blog</a></nav><main><article>\
+             <h1>Progress report</h1><div class=\"wrap\">{sections}</div></article></main>\
+             <footer>© Site</footer></body></html>"
+        );
+        let out = extract(&page, None).unwrap();
+        for topic in topics {
+            assert!(out.text.contains(&para(topic, 3)), "{}", out.text);
+        }
     }
 
     #[test]
