@@ -222,7 +222,11 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
         .filter(|b| b.split_whitespace().count() >= MIN_BODY_WORDS);
     let doc = dom_query::Document::from(html.as_str());
     let container = Container::of(&doc);
-    let bar = (CONTAINER_SHARE * container.chars as f64) as usize;
+    let bar = if container.chars > 0 {
+        (CONTAINER_SHARE * container.chars as f64) as usize
+    } else {
+        (PAGE_PARAGRAPH_SHARE * paragraph_chars(&doc) as f64) as usize
+    };
     let config = Config {
         text_mode: TextMode::Formatted,
         ..Config::default()
@@ -348,7 +352,8 @@ fn merge_readability(page: &mut PageMeta, article: &Article) {
 }
 
 /// Readability's pick again, when it is under `bar` characters (a share of the page's article
-/// container, [`CONTAINER_SHARE`]): the page is parsed once more with Readability's retry
+/// container, [`CONTAINER_SHARE`], or without one of its paragraph text,
+/// [`PAGE_PARAGRAPH_SHARE`]): the page is parsed once more with Readability's retry
 /// threshold at `bar`, so it goes on through its looser passes and keeps the first that
 /// reaches the bar, or its longest. The new pick is taken only if it is longer and either
 /// keeps at least [`MIN_KEPT_SHARE`] of the first pick's text (same paragraphs): a looser
@@ -454,6 +459,12 @@ const MIN_INSIDE_SHARE: f64 = 0.8;
 /// from the page's own markup instead.
 const CONTAINER_SHARE: f64 = 0.5;
 
+/// Share of the page's paragraph text ([`paragraph_chars`]) that Readability's pick must
+/// reach on a page with no article container, or [`retry_short_pick`] lets it go on. Lower
+/// than [`CONTAINER_SHARE`]: the whole page's paragraphs also hold comments, sidebars and
+/// footers, which a container leaves out.
+const PAGE_PARAGRAPH_SHARE: f64 = 0.25;
+
 /// Highest share of link text an article container may have; above it the element is a list
 /// of teasers or a menu, not an article.
 const MAX_CONTAINER_LINK_DENSITY: f64 = 0.3;
@@ -520,6 +531,25 @@ impl Container {
         });
         inside as f64 / all.max(1) as f64
     }
+}
+
+/// The non-link text, in characters, of the page's `<p>` elements whose link density is at
+/// most [`MAX_CONTAINER_LINK_DENSITY`]: the bar for a page without an article container.
+/// One pass over the paragraphs, on those pages only.
+fn paragraph_chars(doc: &dom_query::Document) -> usize {
+    doc.select("p")
+        .nodes()
+        .iter()
+        .map(|node| {
+            let chars = text_chars(&node.text());
+            let links = link_chars(node);
+            if links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64 {
+                chars - links
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 /// Block elements whose text counts as paragraph text for [`largest_block`].
@@ -730,6 +760,37 @@ mod tests {
         for topic in topics {
             assert!(out.text.contains(&para(topic, 3)), "{}", out.text);
         }
+    }
+
+    /// The same widget-built article on a page with no `<main>` or `<article>`: the bar is
+    /// then a share of all the page's paragraph text.
+    #[test]
+    fn a_strict_pick_far_short_of_the_page_paragraphs_is_retried() {
+        let intro = "Buying a new large appliance can bring on feelings of both excitement and \
+            dread, because the choice is wide, the prices are high and the models change often. ";
+        let section = "This model cleaned every dish in our tests, ran quietly through the night \
+            and used less water than any other machine we measured in the lab this year. ";
+        let sections: String = (1..=5)
+            .map(|i| {
+                format!(
+                    "<div class=\"product-widget\"><h3>Pick number {i}</h3><p>{}</p></div>",
+                    section.repeat(3)
+                )
+            })
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav><div id=page>\
+             <div class=\"feature-content\"><h1>Best appliances</h1><p>{}</p>{sections}</div>\
+             </div><footer>© Site</footer></body></html>",
+            intro.repeat(4)
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains("Pick number 4"), "{}", out.text);
+        assert!(
+            out.text.contains("feelings of both excitement"),
+            "{}",
+            out.text
+        );
     }
 
     #[test]
