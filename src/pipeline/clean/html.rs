@@ -363,8 +363,10 @@ fn merge_readability(page: &mut PageMeta, article: &Article) {
 /// [`MIN_INSIDE_SHARE`]): then the first pick was a wrong block (a notice beside `<main>`),
 /// and the container, not that block, is what the new pick is judged by. When that retry
 /// changes nothing, a last one uses dom_smoothie's own candidate selection
-/// ([`CandidateSelectMode::DomSmoothie`]), judged the same way. Costs a second parse on the
-/// pages that fall short, a third on those the first retry leaves as they were.
+/// ([`CandidateSelectMode::DomSmoothie`]), judged the same way. A pick still short that lies
+/// in the container is widened to its sibling sections ([`widen_to_sibling_sections`]).
+/// Costs a second parse on the pages that fall short, a third on those the first retry
+/// leaves as they were, a fourth on those still short.
 fn retry_short_pick(
     strict: Article,
     html: &str,
@@ -389,7 +391,83 @@ fn retry_short_pick(
         candidate_select_mode: CandidateSelectMode::DomSmoothie,
         ..config
     };
-    retry_once(pick, html, url, config, bar, container)
+    let pick = retry_once(pick, html, url, config, bar, container);
+    if text_chars(&pick.text_content) >= bar
+        || container.share_inside(&pick.text_content, &container.words()) < MIN_INSIDE_SHARE
+    {
+        return pick;
+    }
+    match widen_to_sibling_sections(html, &pick.text_content) {
+        Some(text) if text_chars(&text) > text_chars(&pick.text_content) => Article {
+            text_content: text.into(),
+            ..pick
+        },
+        _ => pick,
+    }
+}
+
+/// An element's tag and first class name, when it has a class: what repeated page-builder
+/// sections share (`row-fluid-wrapper row-number-4`, `elementor-section elementor-element-…`).
+fn shape(node: &dom_query::NodeRef<'_>) -> Option<(String, String)> {
+    let class = node.attr_or("class", "");
+    let first = class.split_whitespace().next()?.to_owned();
+    Some((node.node_name()?.to_string(), first))
+}
+
+/// Whether `node` is an article container element (`<main>`, `<article>`, `articleBody`).
+fn is_container_element(node: &dom_query::NodeRef<'_>) -> bool {
+    node.node_name()
+        .is_some_and(|t| &*t == "article" || &*t == "main")
+        || node.attr("itemprop").is_some_and(|v| &*v == "articleBody")
+}
+
+/// `pick` widened to the sibling sections shaped like its own, for a pick that every
+/// Readability pass left short of the article container it lies in: page builders nest each
+/// section so deep that the parent the sections share is beyond the five levels Readability
+/// scores, and no pass joins them. The page is parsed again; the deepest element of the
+/// container holding the pick's first and last paragraphs (of ≥ 5 words) is found, and its
+/// ancestors are walked up to the container (never past an inner `<article>` or `<main>`,
+/// which marks the article's own edge): the highest one that has siblings of the same
+/// [`shape`] gives the text, that element and those siblings in page order. `None` when the
+/// pick cannot be found or has no such siblings. Runs on the few pages still short after
+/// both retries.
+fn widen_to_sibling_sections(html: &str, pick: &str) -> Option<String> {
+    let doc = dom_query::Document::from(html);
+    let (_, container, _) = Container::candidate(&doc)?;
+    let paras: Vec<String> = paragraphs(pick)
+        .filter(|p| p.split(' ').count() >= 5)
+        .collect();
+    let (first, last) = (paras.first()?, paras.last()?);
+    let words =
+        |n: &dom_query::NodeRef<'_>| n.text().split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut at = container;
+    while let Some(child) = at.element_children().into_iter().find(|c| {
+        let w = words(c);
+        w.contains(first.as_str()) && w.contains(last.as_str())
+    }) {
+        at = child;
+    }
+    let mut widened = None;
+    while at.id != container.id && !is_container_element(&at) {
+        let parent = at.parent()?;
+        if let Some(own) = shape(&at) {
+            let same: Vec<_> = parent
+                .element_children()
+                .into_iter()
+                .filter(|c| shape(c).as_ref() == Some(&own))
+                .collect();
+            if same.len() >= 2 {
+                let texts: Vec<String> = same
+                    .iter()
+                    .map(|c| c.formatted_text().trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                widened = Some(texts.join("\n\n"));
+            }
+        }
+        at = parent;
+    }
+    widened
 }
 
 /// One retry of [`retry_short_pick`] with `config`'s candidate selection.
@@ -499,6 +577,13 @@ impl Container {
     /// more than two deep), so the pass stays linear in the page; the winner's text is kept
     /// for [`retry_short_pick`], which reads it only on the pages it retries.
     fn of(doc: &dom_query::Document) -> Self {
+        Self::candidate(doc)
+            .map(|(chars, _, text)| Self { chars, text })
+            .unwrap_or_default()
+    }
+
+    /// The container element with its non-link characters and its text.
+    fn candidate(doc: &dom_query::Document) -> Option<(usize, dom_query::NodeRef<'_>, String)> {
         doc.select("main, article, [itemprop=articleBody]")
             .nodes()
             .iter()
@@ -506,15 +591,10 @@ impl Container {
                 let text = node.text();
                 let chars = text_chars(&text);
                 let links = link_chars(node);
-                (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64).then(
-                    || Self {
-                        chars: chars - links,
-                        text: text.to_string(),
-                    },
-                )
+                (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64)
+                    .then(|| (chars - links, *node, text.to_string()))
             })
-            .max_by_key(|c| c.chars)
-            .unwrap_or_default()
+            .max_by_key(|(chars, _, _)| *chars)
     }
 
     /// Its words joined by single spaces, as [`paragraphs`] joins a pick's.
@@ -791,6 +871,43 @@ mod tests {
             "{}",
             out.text
         );
+    }
+
+    /// A page-builder article (HubSpot and the like): each section is a module nested six
+    /// deep, so the parent the sections share is beyond the five levels Readability scores,
+    /// and every pass keeps one section. The pick is widened to the sections shaped like
+    /// its own (same tag, same first class name).
+    #[test]
+    fn a_pick_of_one_module_is_widened_to_its_sibling_modules() {
+        let para = |topic: &str, part: usize| {
+            format!(
+                "Part {part} on {topic}: plan early and keep records so the year ends well \
+                 for the family budget and the savings account that backs it up."
+            )
+        };
+        let topics = ["goals", "saving", "risk"];
+        let rows: String = topics
+            .iter()
+            .enumerate()
+            .map(|(i, topic)| {
+                format!(
+                    "<div class=\"row-wrapper row-number-{i}\"><div class=\"row\"><div class=\"span\">\
+                     <div class=\"wrap\"><div class=\"module\"><h2>On {topic}</h2><p>{}</p><p>{}</p>\
+                     </div></div></div></div></div>",
+                    para(topic, 1),
+                    para(topic, 2)
+                )
+            })
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/>Home</a> <a href=/loans>Loans</a></nav><main>\
+             <div class=\"hero\"><h1>Nine tips</h1></div><div class=\"wrapper\"><div class=\"cell\">\
+             {rows}</div></div></main><footer>© Bank</footer></body></html>"
+        );
+        let out = extract(&page, None).unwrap();
+        for topic in topics {
+            assert!(out.text.contains(&para(topic, 2)), "{}", out.text);
+        }
     }
 
     #[test]
