@@ -18,8 +18,9 @@
 //! then to [`largest_block`], so a page with an article is never refused for want of one.
 //! Three structural repairs (issue 15, the pages lede got wrong): React's streamed segments
 //! are shown ([`show_streamed_segments`]), a pick far short of the page's `<main>`/`<article>`
-//! is retried ([`retry_short_pick`]), and a paragraph repeated whole is kept once
-//! ([`drop_repeated_paragraphs`]).
+//! (or, without one, of its paragraph text) is retried ([`retry_short_pick`]: looser passes,
+//! then dom_smoothie's own candidate selection, then widening to same-shaped sibling
+//! sections), and a paragraph repeated whole is kept once ([`drop_repeated_paragraphs`]).
 
 use dom_smoothie::{Article, CandidateSelectMode, Config, Readability, TextMode};
 
@@ -578,12 +579,22 @@ impl Container {
     /// for [`retry_short_pick`], which reads it only on the pages it retries.
     fn of(doc: &dom_query::Document) -> Self {
         Self::candidate(doc)
-            .map(|(chars, _, text)| Self { chars, text })
+            .map(|(chars, _, text)| Self {
+                chars,
+                text: text.to_string(),
+            })
             .unwrap_or_default()
     }
 
-    /// The container element with its non-link characters and its text.
-    fn candidate(doc: &dom_query::Document) -> Option<(usize, dom_query::NodeRef<'_>, String)> {
+    /// The container element with its non-link characters and its text (the parser's
+    /// buffer, copied only for the winner).
+    fn candidate(
+        doc: &dom_query::Document,
+    ) -> Option<(
+        usize,
+        dom_query::NodeRef<'_>,
+        impl std::ops::Deref<Target = str>,
+    )> {
         doc.select("main, article, [itemprop=articleBody]")
             .nodes()
             .iter()
@@ -592,7 +603,7 @@ impl Container {
                 let chars = text_chars(&text);
                 let links = link_chars(node);
                 (chars > 0 && links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64)
-                    .then(|| (chars - links, *node, text.to_string()))
+                    .then(|| (chars - links, *node, text))
             })
             .max_by_key(|(chars, _, _)| *chars)
     }
@@ -617,12 +628,21 @@ impl Container {
 /// most [`MAX_CONTAINER_LINK_DENSITY`]: the bar for a page without an article container.
 /// One pass over the paragraphs, on those pages only.
 fn paragraph_chars(doc: &dom_query::Document) -> usize {
+    // One compiled selector for the links of every paragraph, not one per paragraph.
+    let Ok(anchor) = dom_query::Matcher::new("a") else {
+        return 0;
+    };
     doc.select("p")
         .nodes()
         .iter()
         .map(|node| {
             let chars = text_chars(&node.text());
-            let links = link_chars(node);
+            let links: usize = dom_query::Selection::from(*node)
+                .select_matcher(&anchor)
+                .nodes()
+                .iter()
+                .map(|a| text_chars(&a.text()))
+                .sum();
             if links as f64 <= MAX_CONTAINER_LINK_DENSITY * chars as f64 {
                 chars - links
             } else {
