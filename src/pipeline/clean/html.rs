@@ -764,11 +764,9 @@ mod tests {
         );
     }
 
-    /// An article whose sections sit in blocks with a "widget" class: Readability's strict
-    /// pass drops them all (negative class weight) and keeps only the intro, which is over its
-    /// fixed 500 characters, so without a bar from the `<main>` element it stops there.
-    #[test]
-    fn a_strict_pick_far_short_of_the_main_element_is_retried() {
+    /// A buying guide whose five sections sit in `…widget…` blocks (dropped by the strict
+    /// pass), inside `open`…`close`.
+    fn appliance_guide(open: &str, close: &str) -> String {
         let intro = "Buying a new large appliance can bring on feelings of both excitement and \
             dread, because the choice is wide, the prices are high and the models change often. ";
         let section = "This model cleaned every dish in our tests, ran quietly through the night \
@@ -781,13 +779,20 @@ mod tests {
                 )
             })
             .collect();
-        let page = format!(
-            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav><main>\
+        format!(
+            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav>{open}\
              <div class=\"feature-content\"><h1>Best appliances</h1><p>{}</p>{sections}</div>\
-             </main><footer>© Site</footer></body></html>",
+             {close}<footer>© Site</footer></body></html>",
             intro.repeat(4)
-        );
-        let out = extract(&page, None).unwrap();
+        )
+    }
+
+    /// An article whose sections sit in blocks with a "widget" class: Readability's strict
+    /// pass drops them all (negative class weight) and keeps only the intro, which is over its
+    /// fixed 500 characters, so without a bar from the `<main>` element it stops there.
+    #[test]
+    fn a_strict_pick_far_short_of_the_main_element_is_retried() {
+        let out = extract(&appliance_guide("<main>", "</main>"), None).unwrap();
         assert!(out.text.contains("Pick number 4"), "{}", out.text);
         assert!(
             out.text.contains("feelings of both excitement"),
@@ -866,25 +871,7 @@ mod tests {
     /// then a share of all the page's paragraph text.
     #[test]
     fn a_strict_pick_far_short_of_the_page_paragraphs_is_retried() {
-        let intro = "Buying a new large appliance can bring on feelings of both excitement and \
-            dread, because the choice is wide, the prices are high and the models change often. ";
-        let section = "This model cleaned every dish in our tests, ran quietly through the night \
-            and used less water than any other machine we measured in the lab this year. ";
-        let sections: String = (1..=5)
-            .map(|i| {
-                format!(
-                    "<div class=\"product-widget\"><h3>Pick number {i}</h3><p>{}</p></div>",
-                    section.repeat(3)
-                )
-            })
-            .collect();
-        let page = format!(
-            "<html><body><nav><a href=/a>Reviews</a> <a href=/b>Deals</a></nav><div id=page>\
-             <div class=\"feature-content\"><h1>Best appliances</h1><p>{}</p>{sections}</div>\
-             </div><footer>© Site</footer></body></html>",
-            intro.repeat(4)
-        );
-        let out = extract(&page, None).unwrap();
+        let out = extract(&appliance_guide("<div id=page>", "</div>"), None).unwrap();
         assert!(out.text.contains("Pick number 4"), "{}", out.text);
         assert!(
             out.text.contains("feelings of both excitement"),
