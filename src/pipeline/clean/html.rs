@@ -61,6 +61,10 @@ fn strip_inert(html: &str) -> String {
     while let Some(offset) = html[at..].find('<') {
         let open = at + offset;
         at = open + 1;
+        // Every inert tag starts with an `s`: one byte test spares the other tags the lookup.
+        if bytes.get(at).is_none_or(|&b| b | 0x20 != b's') {
+            continue;
+        }
         let Some(tag) = INERT.iter().find(|tag| {
             let end = open + 1 + tag.len();
             bytes
@@ -170,8 +174,11 @@ fn nesting_beyond(html: &str, limit: usize) -> Option<usize> {
         if name_len == 0 || !bytes[name_start].is_ascii_alphabetic() {
             continue;
         }
-        let name = html[name_start..name_start + name_len].to_ascii_lowercase();
-        if NOT_NESTING.contains(&name.as_str()) {
+        let name = &bytes[name_start..name_start + name_len];
+        if NOT_NESTING
+            .iter()
+            .any(|tag| tag.as_bytes().eq_ignore_ascii_case(name))
+        {
             continue;
         }
         if closing {
@@ -292,12 +299,24 @@ const MIN_REPEATED_PARAGRAPH_WORDS: usize = 25;
 /// extractor does not read; a real article does not repeat a whole paragraph. Shorter
 /// repeats (an interviewer's questions, a refrain) stay. One pass with a hash set.
 fn drop_repeated_paragraphs(text: &str) -> String {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     let mut kept: Vec<&str> = Vec::new();
     for para in text.split("\n\n") {
-        let words: Vec<&str> = para.split_whitespace().collect();
-        if words.len() >= MIN_REPEATED_PARAGRAPH_WORDS && !seen.insert(words.join(" ")) {
-            continue;
+        let long = para
+            .split_whitespace()
+            .nth(MIN_REPEATED_PARAGRAPH_WORDS - 1)
+            .is_some();
+        if long {
+            let mut words = String::with_capacity(para.len());
+            for word in para.split_whitespace() {
+                if !words.is_empty() {
+                    words.push(' ');
+                }
+                words.push_str(word);
+            }
+            if !seen.insert(words) {
+                continue;
+            }
         }
         kept.push(para);
     }
