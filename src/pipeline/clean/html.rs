@@ -237,10 +237,12 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
     };
     let config = Config {
         text_mode: TextMode::Formatted,
+        // The pick keeps its class names for `trim_trailing_chrome` (the text is the same).
+        keep_classes: true,
         ..Config::default()
     };
     let parsed = Readability::with_document(doc, url, Some(config.clone()))
-        .and_then(|mut r| r.parse())
+        .and_then(|mut r| parse_trimmed(&mut r))
         .map(|strict| retry_short_pick(strict, &html, url, config, bar, &container));
     let mut out = Extracted::default();
     let failure = match parsed {
@@ -490,6 +492,118 @@ fn widen_to_sibling_sections(html: &str, pick: &str) -> Option<String> {
     widened
 }
 
+/// Readability's pick (`r.parse()`), with the page chrome at its end trimmed
+/// ([`trim_trailing_chrome`]) and the text read again from what is left.
+fn parse_trimmed(r: &mut Readability) -> Result<Article, dom_smoothie::ReadabilityError> {
+    let article = r.parse()?;
+    let budget = text_chars(&article.text_content) / 2;
+    match trim_trailing_chrome(&r.doc, budget) {
+        Some(root) => Ok(Article {
+            text_content: root.formatted_text(),
+            ..article
+        }),
+        None => Ok(article),
+    }
+}
+
+/// Class and id words that name page chrome rather than article text: a class or id token
+/// (split at anything not a letter or digit) that starts with one of them marks the element
+/// (`article__author-bios`, `related-posts`, `post-share-section`, `comments`). Readability
+/// reads class names the same way to score candidates; these are the roles left at the end of
+/// its picks on the tuning part (author boxes, related lists, share bars, comment prompts,
+/// newsletter sign-ups, disclaimers), each seen on several sites.
+const CHROME_ROLES: [&str; 10] = [
+    "author",
+    "comment",
+    "related",
+    "share",
+    "social",
+    "newsletter",
+    "subscribe",
+    "signup",
+    "disclaimer",
+    "legal",
+];
+
+/// Least link density (link characters over all characters) of a block of links.
+const MIN_LINK_LIST_DENSITY: f64 = 0.8;
+
+/// Fewest links a block of links has.
+const MIN_LINK_LIST_LINKS: usize = 3;
+
+/// Whether `node`'s class or id has a [`CHROME_ROLES`] token.
+fn has_chrome_role(node: &dom_query::NodeRef<'_>) -> bool {
+    [node.attr_or("class", ""), node.attr_or("id", "")]
+        .iter()
+        .flat_map(|names| names.split(|c: char| !c.is_ascii_alphanumeric()))
+        .any(|token| {
+            let token = token.to_ascii_lowercase();
+            CHROME_ROLES.iter().any(|role| token.starts_with(role))
+        })
+}
+
+/// Whether `node` (with `chars` characters of text) is page chrome: it has a
+/// [`CHROME_ROLES`] class or id, or it is a block of links (at least [`MIN_LINK_LIST_LINKS`]
+/// links making up [`MIN_LINK_LIST_DENSITY`] of its text: a related list, a tag cloud, a menu).
+fn is_chrome(node: &dom_query::NodeRef<'_>, chars: usize) -> bool {
+    if has_chrome_role(node) {
+        return true;
+    }
+    let links = dom_query::Selection::from(*node).select("a");
+    let link_chars: usize = links.nodes().iter().map(|a| text_chars(&a.text())).sum();
+    links.length() >= MIN_LINK_LIST_LINKS
+        && link_chars as f64 >= MIN_LINK_LIST_DENSITY * chars as f64
+}
+
+/// Trims the page chrome at the end of the pick in `doc` (Readability's document after
+/// `parse`) and returns the pick's root, to read its text again, or `None` when nothing was
+/// trimmed.
+///
+/// Readability appends the top candidate's siblings that score well, and a candidate holds
+/// whatever its template puts after the article: author boxes, related posts, share bars,
+/// "Sources" link lists. From the pick's root (through single-child wrappers), the last
+/// blocks are removed while they are chrome ([`is_chrome`]), never the first block, and at
+/// most `budget` characters in all; then the same goes on inside the last block kept, when it
+/// is a `<div>`, `<section>` or `<article>`. Linear in the pick: it stops at the first block
+/// that is not chrome on each level.
+fn trim_trailing_chrome(
+    doc: &dom_query::Document,
+    budget: usize,
+) -> Option<dom_query::NodeRef<'_>> {
+    let root = *doc.select("#readability-page-1").nodes().first()?;
+    let mut trimmed = 0;
+    let mut at = root;
+    loop {
+        let kids = at.element_children();
+        if kids.len() == 1 && at.immediate_text().trim().is_empty() {
+            at = kids[0];
+            continue;
+        }
+        let mut kept = kids.len();
+        while kept > 1 {
+            let kid = kids[kept - 1];
+            let chars = text_chars(&kid.text());
+            if trimmed + chars > budget || !is_chrome(&kid, chars) {
+                break;
+            }
+            kid.remove_from_parent();
+            trimmed += chars;
+            kept -= 1;
+        }
+        let Some(last) = kept.checked_sub(1).map(|i| kids[i]) else {
+            break;
+        };
+        if !last
+            .node_name()
+            .is_some_and(|t| matches!(&*t, "div" | "section" | "article"))
+        {
+            break;
+        }
+        at = last;
+    }
+    (trimmed > 0).then_some(root)
+}
+
 /// One retry of [`retry_short_pick`] with `config`'s candidate selection.
 fn retry_once(
     strict: Article,
@@ -503,7 +617,9 @@ fn retry_once(
         char_threshold: config.char_threshold.max(bar),
         ..config
     };
-    let Ok(loose) = Readability::new(html, url, Some(config)).and_then(|mut r| r.parse()) else {
+    let Ok(loose) =
+        Readability::new(html, url, Some(config)).and_then(|mut r| parse_trimmed(&mut r))
+    else {
         return strict;
     };
     let loose_paragraphs: std::collections::HashSet<String> =
@@ -934,6 +1050,65 @@ mod tests {
         for topic in topics {
             assert!(out.text.contains(&para(topic, 2)), "{}", out.text);
         }
+    }
+
+    /// A post whose template puts an author box and a list of related posts after the text,
+    /// inside the element Readability picks: both are cut from the end of the pick, one by its
+    /// class name, one as a block of links; a link inside the article stays.
+    #[test]
+    fn chrome_at_the_end_of_the_pick_is_trimmed() {
+        let para = |i: usize| {
+            format!(
+                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
+                 river, after two years of closures, repairs and public meetings about its future."
+            )
+        };
+        let body: String = (1..=6).map(|i| format!("<p>{}</p>", para(i))).collect();
+        let related: String = (1..=4)
+            .map(|i| format!("<li><a href=/p{i}>Another story about the town, part {i}</a></li>"))
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/>Home</a></nav><div class=post><h1>Bridge</h1>{body}\
+             <p>See <a href=/plan>the plan</a> for the details of the new bridge.</p>\
+             <div class=\"post-author-box\"><h4>Jane Doe</h4><p>Jane writes about the town and \
+             its council for the paper, and has done so since the year the old mill closed.</p>\
+             </div><ul>{related}</ul></div>\
+             <footer>© Site</footer></body></html>"
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(out.text.contains("the plan"), "{}", out.text);
+        assert!(!out.text.contains("Jane writes"), "{}", out.text);
+        assert!(!out.text.contains("Another story"), "{}", out.text);
+    }
+
+    /// The chrome (an author card) sits at the end of the last section of the pick, not at the
+    /// pick's own end: the trim goes on inside the last block it keeps.
+    #[test]
+    fn chrome_at_the_end_of_the_last_section_is_trimmed() {
+        let para = |i: usize| {
+            format!(
+                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
+                 river, after two years of closures, repairs and public meetings about its future."
+            )
+        };
+        let section = |from: usize| -> String {
+            (from..from + 3)
+                .map(|i| format!("<p>{}</p>", para(i)))
+                .collect()
+        };
+        let page = format!(
+            "<html><body><nav><a href=/>Home</a></nav><div class=post><h1>Bridge</h1>\
+             <section><h2>The vote</h2>{}</section><section><h2>The works</h2>{}\
+             <div class=\"author-card\"><h4>Pass it on</h4><p>Send this story about the bridge to \
+             a friend who lives in the town, or print it out for the notice board.</p></div>\
+             </section></div><footer>© Site</footer></body></html>",
+            section(1),
+            section(4)
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(!out.text.contains("Pass it on"), "{}", out.text);
     }
 
     #[test]
