@@ -237,7 +237,7 @@ pub(crate) fn extract(html: &str, url: Option<&str>) -> Result<Extracted, String
     };
     let config = Config {
         text_mode: TextMode::Formatted,
-        // The pick keeps its class names for `trim_trailing_chrome` (the text is the same).
+        // The pick keeps its class names for `trim_edge_chrome` (the text is the same).
         keep_classes: true,
         ..Config::default()
     };
@@ -492,12 +492,12 @@ fn widen_to_sibling_sections(html: &str, pick: &str) -> Option<String> {
     widened
 }
 
-/// Readability's pick (`r.parse()`), with the page chrome at its end trimmed
-/// ([`trim_trailing_chrome`]) and the text read again from what is left.
+/// Readability's pick (`r.parse()`), with the page chrome at its edges trimmed
+/// ([`trim_edge_chrome`]) and the text read again from what is left.
 fn parse_trimmed(r: &mut Readability) -> Result<Article, dom_smoothie::ReadabilityError> {
     let article = r.parse()?;
     let budget = text_chars(&article.text_content) / 2;
-    match trim_trailing_chrome(&r.doc, budget) {
+    match trim_edge_chrome(&r.doc, budget) {
         Some(root) => Ok(Article {
             text_content: root.formatted_text(),
             ..article
@@ -555,21 +555,19 @@ fn is_chrome(node: &dom_query::NodeRef<'_>, chars: usize) -> bool {
         && link_chars as f64 >= MIN_LINK_LIST_DENSITY * chars as f64
 }
 
-/// Trims the page chrome at the end of the pick in `doc` (Readability's document after
+/// Trims the page chrome at the edges of the pick in `doc` (Readability's document after
 /// `parse`) and returns the pick's root, to read its text again, or `None` when nothing was
 /// trimmed.
 ///
 /// Readability appends the top candidate's siblings that score well, and a candidate holds
-/// whatever its template puts after the article: author boxes, related posts, share bars,
-/// "Sources" link lists. From the pick's root (through single-child wrappers), the last
-/// blocks are removed while they are chrome ([`is_chrome`]), never the first block, and at
-/// most `budget` characters in all; then the same goes on inside the last block kept, when it
-/// is a `<div>`, `<section>` or `<article>`. Linear in the pick: it stops at the first block
-/// that is not chrome on each level.
-fn trim_trailing_chrome(
-    doc: &dom_query::Document,
-    budget: usize,
-) -> Option<dom_query::NodeRef<'_>> {
+/// whatever its template puts around the article: author boxes, related posts, share bars,
+/// "Sources" link lists after it, a table of contents before it. From the pick's root
+/// (through single-child wrappers), the first blocks and then the last ones are removed while
+/// they are chrome ([`is_chrome`]), never the last block left, and at most `budget`
+/// characters in all; then the same goes on inside the last block kept, when it is a
+/// `<div>`, `<section>` or `<article>`. Linear in the pick: on each level it stops at the
+/// first block from either edge that is not chrome.
+fn trim_edge_chrome(doc: &dom_query::Document, budget: usize) -> Option<dom_query::NodeRef<'_>> {
     let root = *doc.select("#readability-page-1").nodes().first()?;
     let mut trimmed = 0;
     let mut at = root;
@@ -579,8 +577,19 @@ fn trim_trailing_chrome(
             at = kids[0];
             continue;
         }
+        let mut first = 0;
+        while first + 1 < kids.len() {
+            let kid = kids[first];
+            let chars = text_chars(&kid.text());
+            if trimmed + chars > budget || !is_chrome(&kid, chars) {
+                break;
+            }
+            kid.remove_from_parent();
+            trimmed += chars;
+            first += 1;
+        }
         let mut kept = kids.len();
-        while kept > 1 {
+        while kept > first + 1 {
             let kid = kids[kept - 1];
             let chars = text_chars(&kid.text());
             if trimmed + chars > budget || !is_chrome(&kid, chars) {
@@ -1080,6 +1089,31 @@ mod tests {
         assert!(out.text.contains("the plan"), "{}", out.text);
         assert!(!out.text.contains("Jane writes"), "{}", out.text);
         assert!(!out.text.contains("Another story"), "{}", out.text);
+    }
+
+    /// A table of contents (a block of links) opens the pick: it is cut from the start.
+    #[test]
+    fn a_block_of_links_at_the_start_of_the_pick_is_trimmed() {
+        let para = |i: usize| {
+            format!(
+                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
+                 river, after two years of closures, repairs and public meetings about its future."
+            )
+        };
+        let body: String = (1..=6)
+            .map(|i| format!("<h2 id=s{i}>Step {i}</h2><p>{}</p>", para(i)))
+            .collect();
+        let contents: String = (1..=6)
+            .map(|i| format!("<li><a href=#s{i}>Go to the part on step number {i}</a></li>"))
+            .collect();
+        let page = format!(
+            "<html><body><nav><a href=/>Home</a></nav><div class=post><ul>{contents}</ul>\
+             {body}</div><footer>© Site</footer></body></html>"
+        );
+        let out = extract(&page, None).unwrap();
+        assert!(out.text.contains(&para(1)), "{}", out.text);
+        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(!out.text.contains("Go to the part"), "{}", out.text);
     }
 
     /// The chrome (an author card) sits at the end of the last section of the pick, not at the
