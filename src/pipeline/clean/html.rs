@@ -21,6 +21,8 @@
 //! (or, without one, of its paragraph text) is retried ([`retry_short_pick`]: looser passes,
 //! then dom_smoothie's own candidate selection, then widening to same-shaped sibling
 //! sections), and a paragraph repeated whole is kept once ([`drop_repeated_paragraphs`]).
+//! Page chrome at the edges of the pick (author boxes, related lists, tables of contents) is
+//! trimmed by its class names and link density ([`trim_edge_chrome`], issue 15 round 4).
 
 use dom_smoothie::{Article, CandidateSelectMode, Config, Readability, TextMode};
 
@@ -542,17 +544,21 @@ fn has_chrome_role(node: &dom_query::NodeRef<'_>) -> bool {
         })
 }
 
-/// Whether `node` (with `chars` characters of text) is page chrome: it has a
-/// [`CHROME_ROLES`] class or id, or it is a block of links (at least [`MIN_LINK_LIST_LINKS`]
-/// links making up [`MIN_LINK_LIST_DENSITY`] of its text: a related list, a tag cloud, a menu).
-fn is_chrome(node: &dom_query::NodeRef<'_>, chars: usize) -> bool {
+/// The characters of `node`'s text when it is page chrome: it has a [`CHROME_ROLES`] class
+/// or id, or it is a block of links (at least [`MIN_LINK_LIST_LINKS`] links making up
+/// [`MIN_LINK_LIST_DENSITY`] of its text: a related list, a tag cloud, a menu). The cheap
+/// tests come first, so a long block of the article with few links costs one walk.
+fn chrome_chars(node: &dom_query::NodeRef<'_>) -> Option<usize> {
     if has_chrome_role(node) {
-        return true;
+        return Some(text_chars(&node.text()));
     }
     let links = dom_query::Selection::from(*node).select("a");
+    if links.length() < MIN_LINK_LIST_LINKS {
+        return None;
+    }
     let link_chars: usize = links.nodes().iter().map(|a| text_chars(&a.text())).sum();
-    links.length() >= MIN_LINK_LIST_LINKS
-        && link_chars as f64 >= MIN_LINK_LIST_DENSITY * chars as f64
+    let chars = text_chars(&node.text());
+    (link_chars as f64 >= MIN_LINK_LIST_DENSITY * chars as f64).then_some(chars)
 }
 
 /// Trims the page chrome at the edges of the pick in `doc` (Readability's document after
@@ -563,7 +569,7 @@ fn is_chrome(node: &dom_query::NodeRef<'_>, chars: usize) -> bool {
 /// whatever its template puts around the article: author boxes, related posts, share bars,
 /// "Sources" link lists after it, a table of contents before it. From the pick's root
 /// (through single-child wrappers), the first blocks and then the last ones are removed while
-/// they are chrome ([`is_chrome`]), never the last block left, and at most `budget`
+/// they are chrome ([`chrome_chars`]), never the last block left, and at most `budget`
 /// characters in all; then the same goes on inside the last block kept, when it is a
 /// `<div>`, `<section>` or `<article>`. Linear in the pick: on each level it stops at the
 /// first block from either edge that is not chrome.
@@ -580,10 +586,9 @@ fn trim_edge_chrome(doc: &dom_query::Document, budget: usize) -> Option<dom_quer
         let mut first = 0;
         while first + 1 < kids.len() {
             let kid = kids[first];
-            let chars = text_chars(&kid.text());
-            if trimmed + chars > budget || !is_chrome(&kid, chars) {
+            let Some(chars) = chrome_chars(&kid).filter(|c| trimmed + c <= budget) else {
                 break;
-            }
+            };
             kid.remove_from_parent();
             trimmed += chars;
             first += 1;
@@ -591,10 +596,9 @@ fn trim_edge_chrome(doc: &dom_query::Document, budget: usize) -> Option<dom_quer
         let mut kept = kids.len();
         while kept > first + 1 {
             let kid = kids[kept - 1];
-            let chars = text_chars(&kid.text());
-            if trimmed + chars > budget || !is_chrome(&kid, chars) {
+            let Some(chars) = chrome_chars(&kid).filter(|c| trimmed + c <= budget) else {
                 break;
-            }
+            };
             kid.remove_from_parent();
             trimmed += chars;
             kept -= 1;
