@@ -1100,18 +1100,22 @@ mod tests {
         }
     }
 
+    /// Paragraph `i` of the chrome-trim tests' article.
+    fn bridge_para(i: usize) -> String {
+        format!(
+            "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
+             river, after two years of closures, repairs and public meetings about its future."
+        )
+    }
+
     /// A post whose template puts an author box and a list of related posts after the text,
     /// inside the element Readability picks: both are cut from the end of the pick, one by its
     /// class name, one as a block of links; a link inside the article stays.
     #[test]
     fn chrome_at_the_end_of_the_pick_is_trimmed() {
-        let para = |i: usize| {
-            format!(
-                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
-                 river, after two years of closures, repairs and public meetings about its future."
-            )
-        };
-        let body: String = (1..=6).map(|i| format!("<p>{}</p>", para(i))).collect();
+        let body: String = (1..=6)
+            .map(|i| format!("<p>{}</p>", bridge_para(i)))
+            .collect();
         let related: String = (1..=4)
             .map(|i| format!("<li><a href=/p{i}>Another story about the town, part {i}</a></li>"))
             .collect();
@@ -1124,7 +1128,7 @@ mod tests {
              <footer>© Site</footer></body></html>"
         );
         let out = extract(&page, None).unwrap();
-        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(out.text.contains(&bridge_para(6)), "{}", out.text);
         assert!(out.text.contains("the plan"), "{}", out.text);
         assert!(!out.text.contains("Jane writes"), "{}", out.text);
         assert!(!out.text.contains("Another story"), "{}", out.text);
@@ -1133,14 +1137,8 @@ mod tests {
     /// A table of contents (a block of links) opens the pick: it is cut from the start.
     #[test]
     fn a_block_of_links_at_the_start_of_the_pick_is_trimmed() {
-        let para = |i: usize| {
-            format!(
-                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
-                 river, after two years of closures, repairs and public meetings about its future."
-            )
-        };
         let body: String = (1..=6)
-            .map(|i| format!("<h2 id=s{i}>Step {i}</h2><p>{}</p>", para(i)))
+            .map(|i| format!("<h2 id=s{i}>Step {i}</h2><p>{}</p>", bridge_para(i)))
             .collect();
         let contents: String = (1..=6)
             .map(|i| format!("<li><a href=#s{i}>Go to the part on step number {i}</a></li>"))
@@ -1150,8 +1148,8 @@ mod tests {
              {body}</div><footer>© Site</footer></body></html>"
         );
         let out = extract(&page, None).unwrap();
-        assert!(out.text.contains(&para(1)), "{}", out.text);
-        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(out.text.contains(&bridge_para(1)), "{}", out.text);
+        assert!(out.text.contains(&bridge_para(6)), "{}", out.text);
         assert!(!out.text.contains("Go to the part"), "{}", out.text);
     }
 
@@ -1159,15 +1157,9 @@ mod tests {
     /// pick's own end: the trim goes on inside the last block it keeps.
     #[test]
     fn chrome_at_the_end_of_the_last_section_is_trimmed() {
-        let para = |i: usize| {
-            format!(
-                "Paragraph {i}: the council voted on Tuesday to rebuild the old bridge across the \
-                 river, after two years of closures, repairs and public meetings about its future."
-            )
-        };
         let section = |from: usize| -> String {
             (from..from + 3)
-                .map(|i| format!("<p>{}</p>", para(i)))
+                .map(|i| format!("<p>{}</p>", bridge_para(i)))
                 .collect()
         };
         let page = format!(
@@ -1180,7 +1172,7 @@ mod tests {
             section(4)
         );
         let out = extract(&page, None).unwrap();
-        assert!(out.text.contains(&para(6)), "{}", out.text);
+        assert!(out.text.contains(&bridge_para(6)), "{}", out.text);
         assert!(!out.text.contains("Pass it on"), "{}", out.text);
     }
 
