@@ -938,18 +938,19 @@ mod tests {
         )
     }
 
+    /// The widget guide came out whole: its intro and its last product section.
+    fn assert_whole_guide(text: &str) {
+        assert!(text.contains("Pick number 4"), "{text}");
+        assert!(text.contains("feelings of both excitement"), "{text}");
+    }
+
     /// An article whose sections sit in blocks with a "widget" class: Readability's strict
     /// pass drops them all (negative class weight) and keeps only the intro, which is over its
     /// fixed 500 characters, so without a bar from the `<main>` element it stops there.
     #[test]
     fn a_strict_pick_far_short_of_the_main_element_is_retried() {
         let out = extract(&appliance_guide("<main>", "</main>"), None).unwrap();
-        assert!(out.text.contains("Pick number 4"), "{}", out.text);
-        assert!(
-            out.text.contains("feelings of both excitement"),
-            "{}",
-            out.text
-        );
+        assert_whole_guide(&out.text);
     }
 
     /// The strict pass keeps the intro, a little over half of `<main>`'s text, and drops the
@@ -1055,12 +1056,7 @@ mod tests {
     #[test]
     fn a_strict_pick_far_short_of_the_page_paragraphs_is_retried() {
         let out = extract(&appliance_guide("<div id=page>", "</div>"), None).unwrap();
-        assert!(out.text.contains("Pick number 4"), "{}", out.text);
-        assert!(
-            out.text.contains("feelings of both excitement"),
-            "{}",
-            out.text
-        );
+        assert_whole_guide(&out.text);
     }
 
     /// A page-builder article (HubSpot and the like): each section is a module nested six
